@@ -1,0 +1,66 @@
+"""The one configuration object of the bot, read from environment variables at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Validated configuration. Build it once (``Settings()``) and pass it down; no module reads env vars.
+
+    ``platform="sandbox"`` (the default) runs every adapter against the embedded local platform, so the
+    bot works with no cloud account, no Slack workspace and no API key.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    platform: Literal["sandbox", "remote"] = Field(
+        "sandbox", description="sandbox: the embedded local platform; remote: the URLs below"
+    )
+    state_dir: Path = Field(Path(".model-incident"), description="working files (sandbox, SQLite)")
+    database_url: str = Field(
+        "", description="SQLite file or postgresql:// URL; empty means <state_dir>/bot.db"
+    )
+
+    # Serving platform (Databricks Model Serving wire format).
+    databricks_host: str = "http://127.0.0.1:8710"
+    databricks_token: SecretStr = SecretStr("")
+    # The fine-tuned agent fleet's gateway.
+    gateway_url: str = "http://127.0.0.1:8710/gateway"
+    # Model registry: an MLflow tracking/registry URI (http(s)://, databricks, sqlite:///...).
+    mlflow_tracking_uri: str = ""
+    # Prometheus HTTP API.
+    prometheus_url: str = "http://127.0.0.1:8710/prometheus"
+    # Mistral API: used by the provider check tool and, when llm_mode="mistral", by the assistant.
+    mistral_server_url: str = "http://127.0.0.1:8710/mistral"
+    mistral_api_key: SecretStr = SecretStr("")
+    mistral_model: str = "mistral-small-latest"
+    llm_mode: Literal["off", "mistral"] = "off"
+
+    # Every upstream call has a deadline and a bounded retry budget: a dead dependency must turn
+    # into a no-data finding quickly, never into a stalled incident.
+    tool_timeout_s: float = Field(5.0, gt=0, le=120)
+    tool_retries: int = Field(1, ge=0, le=5)
+
+    # Approvals.
+    approvers: list[str] = Field(
+        default_factory=lambda: ["demo-approver"],
+        description="user ids allowed to approve changes (Slack user ids in production)",
+    )
+    proposal_ttl_s: int = Field(1800, gt=0, description="an unanswered proposal expires after this")
+
+    # Slack.
+    slack_bot_token: SecretStr = SecretStr("")
+    slack_signing_secret: SecretStr = SecretStr("")
+    slack_app_token: SecretStr = SecretStr("")
+    slack_api_url: str = "https://slack.com/api/"
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file under ``state_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.state_dir / 'bot.db').resolve()}"

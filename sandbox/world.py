@@ -1,0 +1,301 @@
+"""The state of the simulated platform: everything the sandbox serves is derived from one ``World``.
+
+A world is plain data (pydantic), so an eval scenario can describe it in YAML, a fault can be a
+function ``World -> World``, and a test can assert on it after an action. Times are minutes relative
+to "now" (negative = in the past) so that worlds do not go stale.
+
+Strings that come from people (descriptions, log lines, alert text) are untrusted: the sandbox serves
+them verbatim, and it is the bot's job to treat them as data.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+WorkloadSize = Literal["Small", "Medium", "Large"]
+# Provisioned concurrency per workload size (Databricks: Small = 4, Medium = 8-16, Large = 16-64).
+WORKLOAD_CONCURRENCY: dict[str, int] = {"Small": 4, "Medium": 16, "Large": 64}
+
+ReadyState = Literal["READY", "NOT_READY"]
+ConfigUpdateState = Literal["NOT_UPDATING", "IN_PROGRESS", "UPDATE_FAILED", "UPDATE_CANCELED"]
+DeploymentState = Literal[
+    "DEPLOYMENT_READY",
+    "DEPLOYMENT_CREATING",
+    "DEPLOYMENT_FAILED",
+    "DEPLOYMENT_ABORTED",
+    "DEPLOYMENT_RECOVERING",
+]
+# How a model version's invocation answers look:
+#   fixed         the fields of its output signature, strings where the signature says string
+#   dynamic_keys  field names vary from answer to answer (schema parse errors downstream)
+#   floats        raw floats where the signature says string
+#   null          every prediction is null
+#   error         the model raises (HTTP 500 on invocation)
+OutputStyle = Literal["fixed", "dynamic_keys", "floats", "null", "error"]
+
+
+class Strict(BaseModel):
+    """Worlds are written by hand: an unknown key is a mistake, not something to ignore."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Field_(Strict):
+    """One column of a signature: ``{"name": "text", "type": "string"}``."""
+
+    name: str
+    type: str = "string"
+    required: bool = True
+
+
+class ModelBehaviour(Strict):
+    """How a model version behaves once served. Not part of the registry: it is the simulated model."""
+
+    output_style: OutputStyle = "fixed"
+    latency_ms: float = Field(80.0, gt=0, description="p50 inference time at low load")
+    accuracy: float = Field(0.92, ge=0, le=1, description="accuracy proxy on production traffic")
+    memory_leak_mb_per_hour: float = Field(0.0, ge=0)
+    logs_payloads: bool = Field(False, description="writes raw request payloads (with PII) to logs")
+
+
+class ModelVersion(Strict):
+    version: str
+    created_minutes_ago: float = 60 * 24 * 7
+    created_by: str = "ml-pipeline"
+    description: str = ""
+    inputs: list[Field_] = Field(default_factory=lambda: [Field_(name="text")])
+    outputs: list[Field_] = Field(default_factory=lambda: [Field_(name="label")])
+    tags: dict[str, str] = Field(default_factory=dict, description="offline metrics etc.")
+    behaviour: ModelBehaviour = Field(default_factory=ModelBehaviour)
+
+
+class RegisteredModel(Strict):
+    name: str = Field(description="registry name, e.g. catalog.schema.model")
+    description: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+    versions: list[ModelVersion] = Field(default_factory=list)
+    aliases: dict[str, str] = Field(default_factory=dict, description="alias -> version")
+
+    def version(self, version: str) -> ModelVersion | None:
+        return next((v for v in self.versions if v.version == version), None)
+
+
+class ServedEntity(Strict):
+    name: str = ""
+    entity_name: str
+    entity_version: str
+    workload_size: WorkloadSize = "Small"
+    workload_type: str = "CPU"
+    scale_to_zero_enabled: bool = False
+    deployment: DeploymentState = "DEPLOYMENT_READY"
+    deployment_state_message: str = ""
+
+    @model_validator(mode="after")
+    def _default_name(self) -> ServedEntity:
+        if not self.name:
+            self.name = f"{self.entity_name.rsplit('.', 1)[-1]}-{self.entity_version}"
+        return self
+
+
+class Route(Strict):
+    served_entity_name: str
+    traffic_percentage: int = Field(ge=0, le=100)
+
+
+class EndpointConfig(Strict):
+    served_entities: list[ServedEntity]
+    routes: list[Route] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _default_routes(self) -> EndpointConfig:
+        if not self.routes and self.served_entities:
+            self.routes = [Route(served_entity_name=self.served_entities[0].name, traffic_percentage=100)]
+        return self
+
+
+class Endpoint(Strict):
+    name: str
+    id: str = ""
+    creator: str = "ml-platform@example.com"
+    created_minutes_ago: float = 60 * 24 * 30
+    updated_minutes_ago: float = 60 * 24 * 7
+    ready: ReadyState = "READY"
+    config_update: ConfigUpdateState = "NOT_UPDATING"
+    config: EndpointConfig
+    pending_config: EndpointConfig | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    # Simulated load.
+    request_rate_per_min: float = Field(300.0, ge=0)
+    idle_minutes: float = Field(0.0, ge=0, description="time since the last request (cold start)")
+    expected_version: str | None = Field(
+        None, description="version the deploy pipeline believes is live (F8 version drift)"
+    )
+    cost_per_hour_usd: float | None = None
+    cost_budget_per_hour_usd: float | None = None
+
+    @model_validator(mode="after")
+    def _default_id(self) -> Endpoint:
+        if not self.id:
+            self.id = f"ep-{abs(hash(self.name)) % 10**8:08d}"
+        return self
+
+
+class Pipeline(Strict):
+    """A SQL pipeline that calls an endpoint with ``ai_query``."""
+
+    id: str
+    name: str
+    sql: str
+    concurrency: int = Field(8, ge=1, description="parallel ai_query requests")
+    state: Literal["RUNNING", "IDLE", "FAILED"] = "IDLE"
+    last_error: str = ""
+
+
+class Agent(Strict):
+    """One agent of the fine-tuned fleet behind the gateway."""
+
+    name: str
+    finetuned_model: str
+    baseline_model: str = "open-mistral-7b"
+    use_finetuned: bool = True
+    use_fallback: bool = True
+    rollout_percentage: int = Field(100, ge=0, le=100)
+    process_up: bool = Field(True, description="False: the agent process itself is down")
+    request_rate_per_min: float = Field(120.0, ge=0)
+
+
+class Provider(Strict):
+    """The LLM provider (Mistral API) as the gateway and the bot see it."""
+
+    auth: Literal["ok", "invalid_key", "forbidden"] = "ok"
+    rate_limited: bool = False
+    available_models: list[str] = Field(
+        default_factory=lambda: ["open-mistral-7b", "mistral-small-latest", "mistral-large-latest"]
+    )
+    reachable: bool = True
+
+
+class Event(Strict):
+    """An audit event of the platform: who did what to which resource, and when."""
+
+    minutes_ago: float
+    type: Literal[
+        "endpoint_created",
+        "endpoint_updated",
+        "endpoint_deleted",
+        "endpoint_config_failed",
+        "model_version_created",
+        "alias_set",
+        "agent_config_changed",
+        "deploy",
+    ]
+    resource: str
+    actor: str = "ml-platform@example.com"
+    details: dict[str, str] = Field(default_factory=dict)
+    # For endpoint_deleted: the configuration the endpoint had, so it can be recreated.
+    config: EndpointConfig | None = None
+
+
+class LogLine(Strict):
+    minutes_ago: float
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "ERROR"
+    source: str = Field("gateway", description="agent name, endpoint name or 'gateway'")
+    message: str
+
+
+class MetricPins(Strict):
+    """Values that override the simulation for one target (endpoint or agent name).
+
+    ``None`` means "simulate"; ``missing=True`` means Prometheus has no series for this target.
+    """
+
+    missing: bool = False
+    error_rate: float | None = None
+    rate_401: float | None = None
+    rate_403: float | None = None
+    rate_404: float | None = None
+    rate_429: float | None = None
+    rate_5xx: float | None = None
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    latency_p99_ms: float | None = None
+    request_rate_per_min: float | None = None
+    null_rate: float | None = None
+    fallback_rate: float | None = None
+    accuracy: float | None = None
+    accuracy_baseline: float | None = None
+    input_psi: float | None = None
+    memory_mb: float | None = None
+    memory_growth_mb_per_hour: float | None = None
+    burn_rate_1h: float | None = None
+    cost_per_hour_usd: float | None = None
+    accuracy_trend: Literal["stable", "sudden_drop", "gradual_decline"] | None = None
+
+
+class Outages(Strict):
+    """Whole services of the platform that are down, slow or broken (tool-failure scenarios)."""
+
+    serving_api: Literal["up", "down", "slow", "error_500", "garbage"] = "up"
+    registry: Literal["up", "down", "error_500"] = "up"
+    prometheus: Literal["up", "down", "slow", "error", "garbage"] = "up"
+    gateway: Literal["up", "down", "slow"] = "up"
+
+
+class World(Strict):
+    """Everything the sandbox serves. See ``sandbox/faults.py`` for the catalogue of faults."""
+
+    endpoints: list[Endpoint] = Field(default_factory=list)
+    models: list[RegisteredModel] = Field(default_factory=list)
+    pipelines: list[Pipeline] = Field(default_factory=list)
+    agents: list[Agent] = Field(default_factory=list)
+    provider: Provider = Field(default_factory=Provider)
+    events: list[Event] = Field(default_factory=list)
+    logs: list[LogLine] = Field(default_factory=list)
+    metrics: dict[str, MetricPins] = Field(default_factory=dict)
+    outages: Outages = Field(default_factory=Outages)
+
+    def endpoint(self, name: str) -> Endpoint | None:
+        return next((e for e in self.endpoints if e.name == name), None)
+
+    def model(self, name: str) -> RegisteredModel | None:
+        return next((m for m in self.models if m.name == name), None)
+
+    def agent(self, name: str) -> Agent | None:
+        return next((a for a in self.agents if a.name == name), None)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> World:
+        names = [e.name for e in self.endpoints]
+        if len(names) != len(set(names)):
+            raise ValueError(f"endpoint names must be unique, got {names}")
+        for ep in self.endpoints:
+            for entity in ep.config.served_entities:
+                model = self.model(entity.entity_name)
+                if model is None:
+                    raise ValueError(
+                        f"endpoint {ep.name!r} serves {entity.entity_name!r}, which is not in models"
+                    )
+                if model.version(entity.entity_version) is None:
+                    raise ValueError(
+                        f"endpoint {ep.name!r} serves {entity.entity_name} version "
+                        f"{entity.entity_version}, which is not among its versions"
+                    )
+            served = {s.name for s in ep.config.served_entities}
+            for route in ep.config.routes:
+                if route.served_entity_name not in served:
+                    raise ValueError(
+                        f"endpoint {ep.name!r} routes to {route.served_entity_name!r}, "
+                        f"not one of its served entities {sorted(served)}"
+                    )
+            total = sum(r.traffic_percentage for r in ep.config.routes)
+            if ep.config.routes and total != 100:
+                raise ValueError(f"endpoint {ep.name!r} routes sum to {total}, not 100")
+        for model in self.models:
+            for alias, version in model.aliases.items():
+                if model.version(version) is None:
+                    raise ValueError(
+                        f"model {model.name!r} alias {alias!r} points to missing version {version}"
+                    )
+        return self

@@ -1,0 +1,1 @@
+"""Deterministic tools over the model-serving platform: read-only checks and gated mutations."""
