@@ -1,0 +1,24 @@
+"""The ``model-incident`` command line. Each command group lives in ``bot/commands/``."""
+
+from __future__ import annotations
+
+import typer
+
+from bot.commands import audit, check, demo, diagnose, evals, runbooks, sandbox
+
+app = typer.Typer(
+    name="model-incident",
+    help="Runbook agent for incidents of production ML models.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(sandbox.app, name="sandbox", help="Run the embedded local platform.")
+app.add_typer(runbooks.app, name="runbooks", help="Lint and show the runbook decision trees.")
+app.add_typer(audit.app, name="audit", help="Verify, show and export the audit log.")
+app.command("check")(check.check)
+app.command("diagnose")(diagnose.diagnose)
+app.command("demo")(demo.demo)
+app.command("eval")(evals.eval_command)
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Command groups of the CLI: thin handlers that parse arguments, call plain functions and render."""
