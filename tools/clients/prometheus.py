@@ -16,9 +16,8 @@ from typing import Any, Protocol
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tools.clients.errors import BadResponse, UpstreamHTTPError
-from tools.clients.http import record, recording, request_json
-from tools.result import RequestRecord
+from tools.clients.errors import UpstreamHTTPError
+from tools.clients.wire import bad_response, request_recorded
 from tools.sli_queries import LABEL_SLIS, render
 
 
@@ -99,23 +98,14 @@ class PrometheusSLI:
         becomes :class:`UpstreamHTTPError` (with an HTTP error status) or :class:`BadResponse`."""
         url = f"{self._base}/api/v1/query"
         params = {"query": promql, "timeout": f"{self._timeout_s:g}s"}
-        # Collect this request's record ourselves (and hand it on to the caller's recording) so
-        # that an error found in a 200 body is written on the request that carried it.
-        mine: list[RequestRecord] = []
-        try:
-            with recording() as mine:
-                status, body = await request_json(
-                    self._http,
-                    "GET",
-                    url,
-                    params=params,
-                    timeout_s=self._timeout_s,
-                    retries=self._retries,
-                )
-        finally:
-            for rec in mine:
-                record(rec)
-        rec = mine[-1]
+        status, body, rec = await request_recorded(
+            self._http,
+            "GET",
+            url,
+            params=params,
+            timeout_s=self._timeout_s,
+            retries=self._retries,
+        )
         if isinstance(body, Mapping) and body.get("status") == "error":
             rec.error = f"Prometheus {body.get('errorType', 'error')}: {body.get('error', '')}"
             raise UpstreamHTTPError(
@@ -128,8 +118,7 @@ class PrometheusSLI:
         try:
             return parse_vector(body)
         except (ValueError, TypeError, ValidationError) as exc:
-            rec.error = f"not a Prometheus answer: {exc}"
-            raise BadResponse(f"GET {url}: {rec.error}", rec) from None
+            raise bad_response(rec, f"not a Prometheus answer: {exc}") from None
 
     def promql(self, name: str, target: str, window_minutes: int = 30) -> str:
         """The PromQL of one SLI for ``target``. Raises ``KeyError`` for an unknown SLI."""
