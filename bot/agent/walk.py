@@ -1,0 +1,74 @@
+"""Plain functions of the tree walk: from a runbook node and a tool result to the next node.
+
+Nothing here does I/O; the graph nodes call these and do the I/O around them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from bot.runbooks.expr import compile_expr, render_template
+from bot.runbooks.expr import resolve_params as resolve_params
+from bot.runbooks.model import CheckNode
+from tools.result import ToolResult, ToolStatus
+
+
+def expression_names(
+    *, target: str, trigger_labels: dict[str, str], facts: dict[str, Any], evidence: Any = None
+) -> dict[str, Any]:
+    """The names a runbook expression may use (docs/runbook-format.md)."""
+    return {
+        "evidence": evidence if evidence is not None else {},
+        "target": target,
+        "trigger": trigger_labels,
+        "facts": facts,
+    }
+
+
+def render(text: str, names: dict[str, Any]) -> str:
+    """Fill ``{facts.x}`` placeholders of an explanation or instruction."""
+    return render_template(text, names)
+
+
+def record_facts(node: CheckNode, names: dict[str, Any]) -> dict[str, Any]:
+    """The facts a check records from its evidence."""
+    return {name: compile_expr(src).evaluate(names) for name, src in node.record.items()}
+
+
+def choose_branch(node: CheckNode, result: ToolResult, names: dict[str, Any]) -> tuple[str, str]:
+    """``(branch label, next node)`` for a check: no data never leads to a guess."""
+    if result.status is not ToolStatus.OK:
+        target = node.on_no_data
+        if target is None:  # lint refuses such runbooks; be safe anyway
+            raise ValueError("check has no on_no_data branch")
+        return f"no data ({result.status.value})", target
+    for branch in node.branches:
+        if compile_expr(branch.when).truth(names):
+            return branch.when, branch.goto
+    return "otherwise", node.otherwise
+
+
+def cache_key(tool: str, params: dict[str, Any]) -> str:
+    return f"{tool}:{json.dumps(params, sort_keys=True, default=str)}"
+
+
+def idempotency_key(incident_id: str, node: str, attempt: int) -> str:
+    """Deterministic from the incident's own state, so a re-run node proposes the same key."""
+    digest = hashlib.sha256(f"{incident_id}|{node}|{attempt}".encode()).hexdigest()[:16]
+    return f"{incident_id}:{node}:{attempt}:{digest}"
+
+
+def final_state(plans: list[dict[str, Any]], escalated: bool, diagnoses: list[dict[str, Any]]) -> str:
+    """The incident's end: escalated > not recovered > advice > resolved; no cause = no fault."""
+    if escalated:
+        return "escalated"
+    outcomes = [p.get("outcome") for p in plans]
+    if not outcomes:
+        return "escalated" if diagnoses else "no_fault"
+    if any(o in ("not_recovered", "exhausted") for o in outcomes):
+        return "not_recovered"
+    if any(o == "advice" for o in outcomes):
+        return "advice_given"
+    return "resolved"

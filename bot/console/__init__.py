@@ -1,0 +1,1 @@
+"""Rendering incidents for a terminal (rich). Nothing here decides anything."""
