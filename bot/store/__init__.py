@@ -1,0 +1,39 @@
+"""Durable state: incidents, proposals, approvals, the exactly-once ledger and the audit chain."""
+
+from bot.store.db import NotFoundError, Store, StoreError, default_idempotency_key, open_store
+from bot.store.models import (
+    Approval,
+    AuditEntry,
+    AuditKind,
+    DecideResult,
+    Decision,
+    Incident,
+    IncidentStatus,
+    LedgerEntry,
+    LedgerState,
+    Proposal,
+    ProposalStatus,
+    Refusal,
+    Risk,
+)
+
+__all__ = [
+    "Approval",
+    "AuditEntry",
+    "AuditKind",
+    "DecideResult",
+    "Decision",
+    "Incident",
+    "IncidentStatus",
+    "LedgerEntry",
+    "LedgerState",
+    "NotFoundError",
+    "Proposal",
+    "ProposalStatus",
+    "Refusal",
+    "Risk",
+    "Store",
+    "StoreError",
+    "default_idempotency_key",
+    "open_store",
+]

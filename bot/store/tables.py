@@ -1,0 +1,136 @@
+"""The schema, as SQLAlchemy Core tables: the same definitions serve SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both databases (SQLite keeps no zone, so we add it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use datetime.now(UTC)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+PROPOSAL_STATUSES = "'pending','approved','rejected','expired','executed','failed'"
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("target", String(256), nullable=False),
+    Column("trigger", JSON, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("runbook", String(128)),
+    Column("thread_ref", String(256)),
+    Column("final_state", JSON),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_incidents_target_status", "target", "status"),
+    Index("ix_incidents_thread_ref", "thread_ref"),
+)
+
+proposals = Table(
+    "proposals",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("incident_id", String(64), ForeignKey("incidents.id"), nullable=False),
+    Column("action", Text, nullable=False),
+    Column("tool", String(128), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("dry_run", JSON, nullable=False),
+    Column("risk", String(16), nullable=False),
+    Column("idempotency_key", String(256), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    CheckConstraint(f"status IN ({PROPOSAL_STATUSES})", name="ck_proposals_status"),
+    Index("ix_proposals_incident", "incident_id"),
+)
+
+# proposal_id is the primary key: the database itself refuses a second decision on a proposal.
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("proposal_id", String(64), ForeignKey("proposals.id"), primary_key=True),
+    Column("decision", String(16), nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("channel", String(256)),
+    Column("reason", Text),
+    CheckConstraint("decision IN ('approved','rejected')", name="ck_approvals_decision"),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("idempotency_key", String(256), primary_key=True),
+    Column("proposal_id", String(64)),
+    Column("tool", String(128), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("result", JSON),
+    CheckConstraint("state IN ('started','succeeded','failed')", name="ck_ledger_state"),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("incident_id", String(64)),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_incident", "incident_id"),
+)
+
+# One row (id = 1): the last seq and hash. Appenders lock it, so concurrent writers (several
+# replicas on PostgreSQL) take turns and the chain can never fork; verify also checks the tail
+# against it, so deleting the newest rows is detected.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
