@@ -17,6 +17,7 @@ app.add_typer(runbooks.app, name="runbooks", help="Lint and show the runbook dec
 app.add_typer(audit.app, name="audit", help="Verify, show and export the audit log.")
 app.command("check")(check.check)
 app.command("diagnose")(diagnose.diagnose)
+app.command("resume")(diagnose.resume)
 app.command("demo")(demo.demo)
 app.command("eval")(evals.eval_command)
 

@@ -1,10 +1,121 @@
-"""`model-incident diagnose TARGET`"""
+"""`model-incident diagnose TARGET` and `model-incident resume INCIDENT`: run an incident from the
+terminal, showing each step as it happens and asking for approval of every change."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
+from typing import Any
+
 import typer
+from rich.console import Console
+
+from bot.agent.run import Agent, open_agent
+from bot.agent.types import Decision, DecisionKind, IncidentOutcome, Proposal, Trigger
+from bot.console.render import render_outcome, render_proposal, render_step
+from bot.runtime import open_platform
+from bot.settings import Settings
+
+console = Console()
 
 
-def diagnose(target: str = typer.Argument(..., help="endpoint or agent")) -> None:
-    """Run an incident against the configured platform."""
-    raise typer.Exit(2)
+def make_decider(
+    *, approve_as: str | None, reject_as: str | None, dry_run: bool, interactive: bool
+) -> Any:
+    """How proposals are answered from the terminal."""
+
+    async def decide(proposal: Proposal) -> Decision:
+        render_proposal(console, proposal)
+        if dry_run:
+            console.print("[yellow]--dry-run: nothing is executed; the proposal is rejected.[/]")
+            return Decision(
+                proposal_id=proposal.proposal_id,
+                decision=DecisionKind.REJECT,
+                actor="dry-run",
+                reason="dry run",
+            )
+        if approve_as:
+            console.print(f"approving as [bold]{approve_as}[/]")
+            return Decision(
+                proposal_id=proposal.proposal_id, decision=DecisionKind.APPROVE, actor=approve_as
+            )
+        if reject_as:
+            console.print(f"rejecting as [bold]{reject_as}[/]")
+            return Decision(
+                proposal_id=proposal.proposal_id, decision=DecisionKind.REJECT, actor=reject_as
+            )
+        if not interactive:
+            raise typer.BadParameter(
+                "a change needs approval: pass --approve-as USER or --reject-as USER "
+                "(stdin is not a terminal)"
+            )
+        actor = typer.prompt("Your user id")
+        approve = typer.confirm(f"Approve '{proposal.title}'?", default=False)
+        return Decision(
+            proposal_id=proposal.proposal_id,
+            decision=DecisionKind.APPROVE if approve else DecisionKind.REJECT,
+            actor=actor,
+        )
+
+    return decide
+
+
+async def _step(step: dict[str, Any]) -> None:
+    render_step(console, step)
+
+
+async def drive(agent: Agent, first: Proposal | IncidentOutcome, decide: Any) -> IncidentOutcome:
+    step = first
+    while isinstance(step, Proposal):
+        step = await agent.resume(step.incident_id, await decide(step))
+    return step
+
+
+async def _diagnose(target: str, faults: list[str], decide: Any, settings: Settings) -> IncidentOutcome:
+    async with open_platform(settings, faults) as handle, open_agent(
+        settings, handle.platform, on_step=_step
+    ) as agent:
+        console.rule(f"incident: {target}")
+        first = await agent.start(Trigger(source="cli", target=target))
+        outcome = await drive(agent, first, decide)
+        render_outcome(console, outcome)
+        return outcome
+
+
+def diagnose(
+    target: str = typer.Argument(..., help="serving endpoint or agent name"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="show proposals, never execute"),
+    approve_as: str | None = typer.Option(None, help="approve every proposal as this user"),
+    reject_as: str | None = typer.Option(None, help="reject every proposal as this user"),
+    fault: list[str] = typer.Option([], help="sandbox fault to inject first: ID[:TARGET]"),
+) -> None:
+    """Run an incident against the configured platform (the embedded sandbox by default)."""
+    settings = Settings()
+    decide = make_decider(
+        approve_as=approve_as, reject_as=reject_as, dry_run=dry_run, interactive=sys.stdin.isatty()
+    )
+    outcome = asyncio.run(_diagnose(target, fault, decide, settings))
+    raise typer.Exit(0 if outcome.final_state.value != "not_recovered" else 1)
+
+
+async def _resume(incident_id: str, decide: Any, settings: Settings) -> IncidentOutcome:
+    async with open_platform(settings) as handle, open_agent(
+        settings, handle.platform, on_step=_step
+    ) as agent:
+        first = await agent.continue_after_crash(incident_id)
+        outcome = await drive(agent, first, decide)
+        render_outcome(console, outcome)
+        return outcome
+
+
+def resume(
+    incident_id: str = typer.Argument(..., help="the incident to pick up"),
+    approve_as: str | None = typer.Option(None, help="approve pending proposals as this user"),
+    reject_as: str | None = typer.Option(None, help="reject pending proposals as this user"),
+) -> None:
+    """Pick up an incident after a restart: it waits at the same proposal, or finishes its step."""
+    settings = Settings()
+    decide = make_decider(
+        approve_as=approve_as, reject_as=reject_as, dry_run=False, interactive=sys.stdin.isatty()
+    )
+    asyncio.run(_resume(incident_id, decide, settings))
