@@ -1,0 +1,71 @@
+"""The LangGraph checkpointer, on the same database as the bot's tables.
+
+A paused incident (waiting for an approval) survives a restart, and on PostgreSQL any replica can
+resume it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from bot.store.db import StoreError, async_url
+
+# Any constant: the advisory lock that keeps replicas from running the migrations at once.
+_SETUP_LOCK_ID = 7_420_118
+
+
+def _libpq_url(database_url: str) -> str:
+    return (
+        async_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+
+
+@asynccontextmanager
+async def open_checkpointer(database_url: str) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+    """``async with open_checkpointer(url) as saver:`` a ready checkpointer for ``url``.
+
+    SQLite: ``AsyncSqliteSaver`` on the same file. PostgreSQL: ``AsyncPostgresSaver`` over a
+    connection pool, with its migrations run once (serialised across replicas).
+    """
+    url = async_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:":
+            raise StoreError("the checkpointer needs a SQLite file path")
+        async with AsyncSqliteSaver.from_conn_string(url.database) as sqlite_saver:
+            await sqlite_saver.setup()
+            yield sqlite_saver
+        return
+    conninfo = _libpq_url(database_url)
+    async with await AsyncConnection.connect(conninfo, autocommit=True) as lock_conn:
+        await lock_conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK_ID,))
+        try:
+            async with await AsyncConnection.connect(
+                conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row
+            ) as setup_conn:
+                await AsyncPostgresSaver(conn=setup_conn).setup()
+        finally:
+            await lock_conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK_ID,))
+    pool_kwargs: dict[str, Any] = {
+        "autocommit": True,
+        "prepare_threshold": 0,
+        "row_factory": dict_row,
+    }
+    pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
+        conninfo,
+        connection_class=AsyncConnection[DictRow],
+        kwargs=pool_kwargs,
+        min_size=1,
+        max_size=10,
+        open=False,
+    )
+    async with pool:
+        yield AsyncPostgresSaver(conn=pool)
