@@ -1,0 +1,120 @@
+"""What every mutating tool shares: the parameters and evidence of a change, and the one way a
+change is made: read the current state, compute the desired state, diff, and apply only the diff.
+
+Declarative on purpose: a retried or duplicated call (same idempotency key, a redelivered approval)
+reads a state that already matches and does nothing, so it cannot apply a change twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from tools.catalog import Finding
+from tools.diff import Change, diff
+from tools.result import ToolStatus
+
+
+class MutationParams(BaseModel):
+    """Parameters every mutating tool takes: changes happen only with ``dry_run=False``."""
+
+    dry_run: bool = True
+    idempotency_key: str = Field(min_length=1, description="the same key twice applies once")
+
+    @field_validator("idempotency_key")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
+class MutationEvidence(BaseModel):
+    applied: bool
+    already_applied: bool
+    dry_run: bool
+    before: Any
+    after: Any
+    diff: list[Change]
+    idempotency_key: str
+
+
+class Refused(Exception):
+    """A parameter that cannot be right; the tool answers with an error naming the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def refusal(exc: Refused) -> Finding:
+    """The error finding for a refused parameter."""
+    return Finding(ToolStatus.ERROR, f"refused: {exc.field}: {exc.message}", None, f"{exc}")
+
+
+async def change(
+    params: MutationParams,
+    *,
+    what: str,
+    read: Callable[[], Awaitable[Any]],
+    desired: Callable[[Any], Any],
+    apply: Callable[[Any, Any], Awaitable[None]],
+) -> Finding:
+    """Run one declarative change: ``read`` the state, compute ``desired(state)`` and, unless this
+    is a dry run and only if they differ, ``apply(before, desired)`` then read the state back.
+
+    ``desired`` may raise :class:`Refused`; upstream errors propagate to the tool runner.
+    """
+    try:
+        before = await read()
+        target = desired(before)
+    except Refused as exc:
+        return refusal(exc)
+    changes = diff(before, target)
+    if params.dry_run:
+        evidence = MutationEvidence(
+            applied=False,
+            already_applied=not changes,
+            dry_run=True,
+            before=before,
+            after=target,
+            diff=changes,
+            idempotency_key=params.idempotency_key,
+        )
+        verb = f"would change {len(changes)} field(s)" if changes else "nothing to change"
+        return Finding(ToolStatus.OK, f"dry run: {what}: {verb}", evidence)
+    if not changes:
+        evidence = MutationEvidence(
+            applied=False,
+            already_applied=True,
+            dry_run=False,
+            before=before,
+            after=before,
+            diff=[],
+            idempotency_key=params.idempotency_key,
+        )
+        return Finding(ToolStatus.OK, f"{what}: already in place, nothing applied", evidence)
+    await apply(before, target)
+    after = await read()
+    evidence = MutationEvidence(
+        applied=True,
+        already_applied=False,
+        dry_run=False,
+        before=before,
+        after=after,
+        diff=changes,
+        idempotency_key=params.idempotency_key,
+    )
+    summary = f"{what}: applied {len(changes)} change(s)"
+    leftover = diff(target, after)
+    if leftover:
+        summary += f"; read back differs in {', '.join(c.path for c in leftover[:3])}"
+    return Finding(ToolStatus.OK, summary, evidence)
+
+
+def step_key(idempotency_key: str, step: str) -> str:
+    """A distinct key per request of a multi-request change, derived from the change's key."""
+    return f"{idempotency_key}:{step}"
