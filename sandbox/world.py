@@ -111,7 +111,9 @@ class EndpointConfig(Strict):
     @model_validator(mode="after")
     def _default_routes(self) -> EndpointConfig:
         if not self.routes and self.served_entities:
-            self.routes = [Route(served_entity_name=self.served_entities[0].name, traffic_percentage=100)]
+            self.routes = [
+                Route(served_entity_name=self.served_entities[0].name, traffic_percentage=100)
+            ]
         return self
 
 
@@ -175,6 +177,11 @@ class Provider(Strict):
         default_factory=lambda: ["open-mistral-7b", "mistral-small-latest", "mistral-large-latest"]
     )
     reachable: bool = True
+    key_rotation_pending: bool = Field(
+        False,
+        description="a valid key is in the secret store but the gateway still holds the old one: "
+        "a gateway restart (re-reading credentials) makes auth ok again",
+    )
 
 
 class Event(Strict):

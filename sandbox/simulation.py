@@ -1,0 +1,612 @@
+"""What a :class:`World` looks like from outside: its SLIs and its models' invocation answers.
+
+Pure, deterministic functions (no randomness, no clock): the same world always gives the same
+numbers, so a scenario's expected diagnosis never flickers.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.world import (
+    WORKLOAD_CONCURRENCY,
+    Agent,
+    Endpoint,
+    Field_,
+    MetricPins,
+    ModelVersion,
+    Pipeline,
+    World,
+)
+
+# The service-level objectives the default world is healthy against (and alerts are written for).
+SLO_AVAILABILITY = 0.999
+SLO = {
+    "error_rate": 0.001,
+    "latency_p95_ms": 1000.0,
+    "latency_p99_ms": 2500.0,
+    "null_rate": 0.01,
+    "fallback_rate": 0.05,
+    "input_psi": 0.2,
+    "burn_rate_1h": 1.0,
+    "memory_growth_mb_per_hour": 50.0,
+}
+# An ai_query call times out after this long (seed: "ai_query requests taking >120 seconds").
+TIMEOUT_MS = 120_000.0
+COLD_START_MS = 45_000.0
+# Requests per minute each unit of pipeline concurrency sends.
+PIPELINE_RATE_PER_SLOT = 60.0
+BASE_MEMORY_MB = 2048.0
+# USD per hour per served entity, by workload size (GPU workloads cost four times as much).
+COST_PER_HOUR = {"Small": 1.0, "Medium": 3.0, "Large": 12.0}
+PSI_BASELINE = 0.04
+# Agents: how good and how slow each kind of model is on the fleet's traffic.
+FINETUNED_ACCURACY = 0.91
+BASELINE_ACCURACY = 0.83
+FINETUNED_LATENCY_MS = 650.0
+BASELINE_LATENCY_MS = 520.0
+AGENT_COST_PER_REQUEST_USD = 0.0004
+
+SLI_NAMES = (
+    "error_rate",
+    "rate_401",
+    "rate_403",
+    "rate_404",
+    "rate_429",
+    "rate_5xx",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "request_rate_per_min",
+    "null_rate",
+    "fallback_rate",
+    "accuracy",
+    "accuracy_baseline",
+    "accuracy_drop",
+    "accuracy_trend",
+    "input_psi",
+    "memory_mb",
+    "memory_growth_mb_per_hour",
+    "burn_rate_1h",
+    "cost_per_hour_usd",
+    "cost_budget_per_hour_usd",
+    "deployed_version",
+    "expected_version",
+)
+
+
+# --------------------------------------------------------------------------- pipelines' SQL
+
+_AI_QUERY = re.compile(
+    r"ai_query\s*\(\s*'(?P<endpoint>[^']+)'\s*,(?P<rest>.*?)\)\s+AS\s", re.I | re.S
+)
+_NAMED_STRUCT = re.compile(r"named_struct\s*\((?P<args>[^)]*)\)", re.I)
+_RETURN_TYPE = re.compile(r"returnType\s*=>\s*'(?P<type>[^']*)'", re.I)
+_FAIL_ON_ERROR = re.compile(r"failOnError\s*=>\s*(?P<flag>true|false)", re.I)
+_STRUCT_FIELD = re.compile(r"(\w+)\s*:\s*(\w+)")
+
+
+@dataclass(frozen=True)
+class AiQueryCall:
+    """One ``ai_query`` call of a pipeline's SQL."""
+
+    endpoint: str
+    request_fields: tuple[str, ...]
+    return_fields: tuple[tuple[str, str], ...]  # (name, lower-case type)
+    fail_on_error: bool
+
+
+def ai_query_calls(sql: str) -> list[AiQueryCall]:
+    """The ``ai_query('<endpoint>', named_struct(...), returnType => '...')`` calls of SQL."""
+    calls = []
+    for match in _AI_QUERY.finditer(sql):
+        rest = match.group("rest")
+        struct = _NAMED_STRUCT.search(rest)
+        fields: tuple[str, ...] = ()
+        if struct:
+            fields = tuple(re.findall(r"'([^']+)'\s*,", struct.group("args")))
+        rtype = _RETURN_TYPE.search(rest)
+        returns = tuple(
+            (name, typ.lower())
+            for name, typ in _STRUCT_FIELD.findall(rtype.group("type") if rtype else "")
+        )
+        flag = _FAIL_ON_ERROR.search(rest)
+        calls.append(
+            AiQueryCall(
+                endpoint=match.group("endpoint"),
+                request_fields=fields,
+                return_fields=returns,
+                fail_on_error=flag is None or flag.group("flag").lower() == "true",
+            )
+        )
+    return calls
+
+
+def callers(world: World, endpoint: str) -> list[tuple[Pipeline, AiQueryCall]]:
+    """The pipelines (and their calls) whose SQL calls ``endpoint``."""
+    return [
+        (p, c) for p in world.pipelines for c in ai_query_calls(p.sql) if c.endpoint == endpoint
+    ]
+
+
+# --------------------------------------------------------------------------- signatures
+
+
+def input_problems(
+    version: ModelVersion, fields: list[str] | tuple[str, ...]
+) -> tuple[list[str], list[str]]:
+    """``(missing required inputs, unexpected inputs)`` of a request against a signature."""
+    names = {f.name for f in version.inputs}
+    missing = [f.name for f in version.inputs if f.required and f.name not in fields]
+    unexpected = [f for f in fields if f not in names]
+    return missing, unexpected
+
+
+def _returns_match(outputs: list[Field_], returns: tuple[tuple[str, str], ...]) -> bool:
+    declared = {f.name: f.type.lower() for f in outputs}
+    return all(declared.get(name) == typ for name, typ in returns)
+
+
+# --------------------------------------------------------------------------- endpoints
+
+
+def served_versions(world: World, ep: Endpoint) -> list[tuple[ModelVersion, float, str]]:
+    """``(version, traffic share 0-1, workload size)`` for every route with traffic."""
+    out = []
+    entities = {e.name: e for e in ep.config.served_entities}
+    for route in ep.config.routes:
+        entity = entities[route.served_entity_name]
+        model = world.model(entity.entity_name)
+        version = model.version(entity.entity_version) if model else None
+        if version is not None and route.traffic_percentage > 0:
+            out.append((version, route.traffic_percentage / 100, entity.workload_size))
+    return out
+
+
+def primary_version(world: World, ep: Endpoint) -> str | None:
+    """The entity version that takes the most traffic (ties: the first route)."""
+    best = max(ep.config.routes, key=lambda r: r.traffic_percentage, default=None)
+    if best is None:
+        return None
+    entity = next(e for e in ep.config.served_entities if e.name == best.served_entity_name)
+    return entity.entity_version
+
+
+def _capacity(ep: Endpoint) -> float:
+    # Only entities that take traffic serve requests.
+    routed = {r.served_entity_name for r in ep.config.routes if r.traffic_percentage > 0}
+    return float(
+        sum(
+            WORKLOAD_CONCURRENCY[e.workload_size]
+            for e in ep.config.served_entities
+            if e.name in routed
+        )
+    )
+
+
+def _accuracy_trend(world: World, ep: Endpoint, psi: float) -> str:
+    served = primary_version(world, ep)
+    model = world.model(ep.config.served_entities[0].entity_name)
+    for event in sorted(world.events, key=lambda e: e.minutes_ago):
+        if event.type != "alias_set" or event.minutes_ago > 24 * 60 or model is None:
+            continue
+        if event.resource != model.name or event.details.get("version") != served:
+            continue
+        previous = model.version(event.details.get("previous_version", ""))
+        current = model.version(served or "")
+        if previous and current and current.behaviour.accuracy < previous.behaviour.accuracy - 0.02:
+            return "sudden_drop"
+    return "gradual_decline" if psi > SLO["input_psi"] else "stable"
+
+
+def _tag_accuracy(version: ModelVersion) -> float:
+    try:
+        return float(version.tags["accuracy"])
+    except (KeyError, ValueError):
+        return version.behaviour.accuracy
+
+
+def _drift_penalty(psi: float) -> float:
+    return max(0.0, psi - 0.1) * 0.5
+
+
+def endpoint_slis(world: World, ep: Endpoint, psi: float) -> dict[str, Any]:
+    """The simulated SLIs of one serving endpoint (before pins)."""
+    versions = served_versions(world, ep)
+    calls = callers(world, ep.name)
+    pipeline_rate = sum(p.concurrency * PIPELINE_RATE_PER_SLOT for p, _ in calls)
+    rate = ep.request_rate_per_min + pipeline_rate
+    latency = sum(v.behaviour.latency_ms * share for v, share, _ in versions) or 80.0
+    # Little's law: in flight = arrival rate x service time; pipelines keep all their slots busy.
+    demand = ep.request_rate_per_min / 60 * latency / 1000 + sum(p.concurrency for p, _ in calls)
+    capacity = _capacity(ep)
+    rho = demand / capacity if capacity else float("inf")
+
+    if rho < 1:
+        queueing = 1 / (1 - min(rho, 0.9))
+        p50, p95, p99 = latency * (1 + rho), 2 * latency * queueing, 3 * latency * queueing
+        timeouts = 0.0
+    else:
+        p50 = min(TIMEOUT_MS, latency * 4 * rho)
+        p95 = min(TIMEOUT_MS, latency * 40 * rho)
+        p99 = TIMEOUT_MS
+        timeouts = 1 - 1 / rho
+    cold = any(e.scale_to_zero_enabled for e in ep.config.served_entities) and ep.idle_minutes > 0
+    if cold:
+        p99 = max(p99, COLD_START_MS)
+
+    errors_5xx = 1.0 if ep.ready != "READY" else timeouts
+    model_errors = sum(share for v, share, _ in versions if v.behaviour.output_style == "error")
+    errors_5xx = max(errors_5xx, min(1.0, timeouts + model_errors))
+    null_model = sum(share for v, share, _ in versions if v.behaviour.output_style == "null")
+
+    # Pipelines see what their SQL makes of the answers: bad requests, and NULL rows where the
+    # answer does not parse as the returnType (or where errors become values: failOnError false).
+    bad_requests = 0.0
+    pipeline_nulls = 0.0
+    for pipeline, call in calls:
+        weight = pipeline.concurrency * PIPELINE_RATE_PER_SLOT / rate if rate else 0.0
+        for version, share, _ in versions:
+            missing, unexpected = input_problems(version, call.request_fields)
+            style = version.behaviour.output_style
+            if missing or unexpected:
+                bad_requests += weight * share
+                if not call.fail_on_error:
+                    pipeline_nulls += weight * share
+            elif style in ("dynamic_keys", "floats") or not _returns_match(
+                version.outputs, call.return_fields
+            ):
+                pipeline_nulls += weight * share
+            elif style in ("null",) or (not call.fail_on_error and errors_5xx > 0):
+                pipeline_nulls += weight * share * (1.0 if style == "null" else errors_5xx)
+    direct = 1 - (pipeline_rate / rate if rate else 0.0)
+    null_rate = min(1.0, null_model * direct + pipeline_nulls)
+    error_rate = min(1.0, errors_5xx + bad_requests * (1 - errors_5xx))
+
+    accuracy = sum(v.behaviour.accuracy * share for v, share, _ in versions) - _drift_penalty(psi)
+    served = {v.version for v, _, _ in versions}
+    model = world.model(ep.config.served_entities[0].entity_name)
+    others = [
+        _tag_accuracy(v) for v in (model.versions if model else []) if v.version not in served
+    ]
+    baseline = max(others) if others else None
+
+    leak = sum(v.behaviour.memory_leak_mb_per_hour * share for v, share, _ in versions)
+    memory = BASE_MEMORY_MB + leak * ep.updated_minutes_ago / 60
+    cost = ep.cost_per_hour_usd
+    if cost is None:
+        cost = sum(
+            COST_PER_HOUR[e.workload_size] * (4 if e.workload_type.startswith("GPU") else 1)
+            for e in ep.config.served_entities
+        )
+        if cold:
+            cost = 0.0
+    deployed = primary_version(world, ep)
+    return {
+        "error_rate": error_rate,
+        "rate_401": 0.0,
+        "rate_403": 0.0,
+        "rate_404": 0.0,
+        "rate_429": 0.0,
+        "rate_5xx": errors_5xx,
+        "latency_p50_ms": p50,
+        "latency_p95_ms": p95,
+        "latency_p99_ms": p99,
+        "request_rate_per_min": rate,
+        "null_rate": null_rate,
+        "fallback_rate": 0.0,
+        "accuracy": max(0.0, accuracy),
+        "accuracy_baseline": baseline,
+        "accuracy_trend": _accuracy_trend(world, ep, psi),
+        "input_psi": psi,
+        "memory_mb": memory,
+        "memory_growth_mb_per_hour": leak,
+        "cost_per_hour_usd": cost,
+        "cost_budget_per_hour_usd": ep.cost_budget_per_hour_usd,
+        "deployed_version": deployed,
+        "expected_version": ep.expected_version or deployed,
+    }
+
+
+# --------------------------------------------------------------------------- agents
+
+
+@dataclass(frozen=True)
+class ModelCall:
+    """What one call to a provider model gives: ``code`` 200 or the HTTP error, and its message."""
+
+    code: int
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 200
+
+
+def provider_call(world: World, model_id: str) -> ModelCall:
+    """How the provider answers a chat with ``model_id`` right now."""
+    provider = world.provider
+    if not provider.reachable:
+        return ModelCall(503, "provider unreachable: connection timed out")
+    if provider.auth == "invalid_key":
+        return ModelCall(401, "401 Unauthorized: invalid API key")
+    if provider.auth == "forbidden":
+        return ModelCall(403, "403 Forbidden: the key may not use this model")
+    if provider.rate_limited:
+        return ModelCall(429, "429 Requests rate limit exceeded")
+    if model_id not in provider.available_models:
+        return ModelCall(404, f"404 Invalid model: {model_id}")
+    return ModelCall(200)
+
+
+@dataclass(frozen=True)
+class ChatOutcome:
+    """What the gateway answers for one chat of an agent."""
+
+    answered: bool
+    model_used: str | None
+    fell_back: bool
+    code: int
+    error: str | None
+
+
+def agent_chat(world: World, agent: Agent, use_finetuned: bool, use_fallback: bool) -> ChatOutcome:
+    """One chat through the gateway: the fine-tuned model first, the baseline on failure."""
+    if not agent.process_up:
+        return ChatOutcome(False, None, False, 503, f"agent {agent.name} process is not running")
+    if use_finetuned:
+        first = provider_call(world, agent.finetuned_model)
+        if first.ok:
+            return ChatOutcome(True, agent.finetuned_model, False, 200, None)
+        if not use_fallback:
+            return ChatOutcome(False, None, False, first.code, first.message)
+        second = provider_call(world, agent.baseline_model)
+        if second.ok:
+            return ChatOutcome(True, agent.baseline_model, True, 200, first.message)
+        return ChatOutcome(False, None, True, first.code, first.message)
+    only = provider_call(world, agent.baseline_model)
+    if only.ok:
+        return ChatOutcome(True, agent.baseline_model, False, 200, None)
+    return ChatOutcome(False, None, False, only.code, only.message)
+
+
+def agent_slis(world: World, agent: Agent) -> dict[str, Any]:
+    """The simulated SLIs of one gateway agent (before pins)."""
+    finetuned_share = agent.rollout_percentage / 100 if agent.use_finetuned else 0.0
+    paths = [
+        (finetuned_share, agent_chat(world, agent, True, agent.use_fallback)),
+        (1 - finetuned_share, agent_chat(world, agent, False, agent.use_fallback)),
+    ]
+    codes: dict[int, float] = {}
+    fallback = accurate = answered = latency = 0.0
+    for share, outcome in paths:
+        if share <= 0:
+            continue
+        if not outcome.answered:
+            codes[outcome.code] = codes.get(outcome.code, 0.0) + share
+        if outcome.fell_back:
+            fallback += share
+        if outcome.answered:
+            answered += share
+            is_ft = outcome.model_used == agent.finetuned_model
+            accurate += share * (FINETUNED_ACCURACY if is_ft else BASELINE_ACCURACY)
+        if outcome.fell_back:
+            latency += share * (FINETUNED_LATENCY_MS * 0.2 + BASELINE_LATENCY_MS)
+        elif outcome.model_used == agent.finetuned_model:
+            latency += share * FINETUNED_LATENCY_MS
+        elif outcome.answered:
+            latency += share * BASELINE_LATENCY_MS
+        else:
+            latency += share * 40.0  # errors come back fast
+    error_rate = sum(codes.values(), 0.0)
+    latency = latency or 40.0
+    return {
+        "error_rate": error_rate,
+        "rate_401": codes.get(401, 0.0),
+        "rate_403": codes.get(403, 0.0),
+        "rate_404": codes.get(404, 0.0),
+        "rate_429": codes.get(429, 0.0),
+        "rate_5xx": sum((v for c, v in codes.items() if c >= 500), 0.0),
+        "latency_p50_ms": latency,
+        "latency_p95_ms": latency * 1.4,
+        "latency_p99_ms": latency * 2.0,
+        "request_rate_per_min": agent.request_rate_per_min,
+        "null_rate": 0.0,
+        "fallback_rate": fallback,
+        "accuracy": accurate / answered if answered else None,
+        "accuracy_baseline": BASELINE_ACCURACY,
+        "accuracy_trend": "stable",
+        "input_psi": PSI_BASELINE,
+        "memory_mb": 512.0 if agent.process_up else None,
+        "memory_growth_mb_per_hour": 0.0 if agent.process_up else None,
+        "cost_per_hour_usd": agent.request_rate_per_min
+        * 60
+        * AGENT_COST_PER_REQUEST_USD
+        * answered,
+        "cost_budget_per_hour_usd": None,
+        "deployed_version": None,
+        "expected_version": None,
+    }
+
+
+# --------------------------------------------------------------------------- public entry point
+
+
+def slis(world: World, target: str) -> dict[str, Any]:
+    """Every SLI of ``target`` (an endpoint or agent name) by the evidence names of the ``slis``
+    tool. ``None`` means "no series"; ``missing`` lists those names. Pins in
+    ``world.metrics[target]`` override single values; ``missing=True`` removes every series."""
+    pins = world.metrics.get(target, MetricPins())
+    ep, agent = world.endpoint(target), world.agent(target)
+    values: dict[str, Any]
+    if pins.missing or (ep is None and agent is None):
+        values = dict.fromkeys(SLI_NAMES)
+    else:
+        psi = pins.input_psi if pins.input_psi is not None else PSI_BASELINE
+        values = endpoint_slis(world, ep, psi) if ep is not None else agent_slis(world, agent)  # type: ignore[arg-type]
+        for name, pinned in pins.model_dump(exclude={"missing"}).items():
+            if pinned is not None:
+                values[name] = pinned
+        if pins.burn_rate_1h is None and values["error_rate"] is not None:
+            values["burn_rate_1h"] = values["error_rate"] / (1 - SLO_AVAILABILITY)
+        values.setdefault("burn_rate_1h", None)
+        acc, base = values.get("accuracy"), values.get("accuracy_baseline")
+        values["accuracy_drop"] = base - acc if acc is not None and base is not None else None
+    values["missing"] = [name for name in SLI_NAMES if values.get(name) is None]
+    return {name: values.get(name) for name in (*SLI_NAMES, "missing")}
+
+
+def within_slo(values: dict[str, Any]) -> list[str]:
+    """The SLO breaches of an SLI dict (empty when healthy), e.g. ``["latency_p99_ms=45000"]``."""
+    breaches = []
+    for name, limit in SLO.items():
+        value = values.get(name)
+        if value is not None and value > limit:
+            breaches.append(f"{name}={value:g}")
+    acc, base = values.get("accuracy"), values.get("accuracy_baseline")
+    if acc is not None and base is not None and base - acc > 0.03:
+        breaches.append(f"accuracy_drop={base - acc:g}")
+    if values.get("deployed_version") != values.get("expected_version"):
+        breaches.append("version_drift")
+    cost, budget = values.get("cost_per_hour_usd"), values.get("cost_budget_per_hour_usd")
+    if cost is not None and budget is not None and cost > budget:
+        breaches.append(f"cost_per_hour_usd={cost:g}")
+    if values.get("accuracy_trend") not in (None, "stable"):
+        breaches.append(f"accuracy_trend={values['accuracy_trend']}")
+    return breaches
+
+
+# --------------------------------------------------------------------------- invocations
+
+
+@dataclass(frozen=True)
+class InvocationAnswer:
+    status: int
+    body: dict[str, Any]
+
+
+def _records(payload: Any) -> list[dict[str, Any]] | None:
+    if not isinstance(payload, dict):
+        return None
+    if isinstance(payload.get("dataframe_records"), list):
+        rows = payload["dataframe_records"]
+    elif "inputs" in payload:
+        inputs = payload["inputs"]
+        if (
+            isinstance(inputs, dict)
+            and inputs
+            and all(isinstance(v, list) for v in inputs.values())
+        ):
+            n = max(len(v) for v in inputs.values())
+            rows = [{k: v[i] for k, v in inputs.items() if i < len(v)} for i in range(n)]
+        else:
+            rows = inputs if isinstance(inputs, list) else [inputs]
+    elif isinstance(payload.get("dataframe_split"), dict):
+        split = payload["dataframe_split"]
+        cols = split.get("columns") or []
+        rows = [dict(zip(cols, row, strict=False)) for row in split.get("data") or []]
+    else:
+        return None
+    return rows if all(isinstance(r, dict) for r in rows) else None
+
+
+def _route_for(world: World, ep: Endpoint, index: int) -> ModelVersion:
+    # Deterministic traffic split: request i lands at slot (i * 37) % 100 of the cumulative routes.
+    slot = (index * 37) % 100
+    versions = served_versions(world, ep)
+    cumulative = 0.0
+    for version, share, _ in versions:
+        cumulative += share * 100
+        if slot < cumulative:
+            return version
+    return versions[-1][0]
+
+
+def _prediction(version: ModelVersion, row: dict[str, Any], index: int) -> Any:
+    style = version.behaviour.output_style
+    if style == "null":
+        return None
+    seed = zlib.crc32(repr(sorted(row.items())).encode())
+    score = 0.5 + (seed % 500) / 1000
+    out: dict[str, Any] = {}
+    for i, field in enumerate(version.outputs):
+        numeric = field.type.lower() in ("double", "float", "long", "integer", "int")
+        if field.name in ("label", "sentiment", "prediction", "class"):
+            value: Any = "positive" if seed % 2 else "negative"
+        else:
+            value = round(score - i * 0.01, 3)
+        if style == "floats":
+            value = round(score - i * 0.01, 3)
+        elif not numeric:
+            value = str(value)
+        key = field.name
+        if style == "dynamic_keys":
+            key = [
+                field.name,
+                f"{field.name}_{index % 3}",
+                field.name.upper(),
+                f"{field.name}_value",
+            ][index % 4]
+        out[key] = value
+    return out
+
+
+def invoke(world: World, endpoint: str, payload: Any) -> InvocationAnswer:
+    """The answer of ``POST /serving-endpoints/{endpoint}/invocations`` for ``payload``."""
+    ep = world.endpoint(endpoint)
+    if ep is None:
+        return InvocationAnswer(
+            404,
+            {
+                "error_code": "RESOURCE_DOES_NOT_EXIST",
+                "message": f"Endpoint with name '{endpoint}' does not exist.",
+            },
+        )
+    if ep.ready != "READY" or not ep.config.routes:
+        return InvocationAnswer(
+            503,
+            {
+                "error_code": "TEMPORARILY_UNAVAILABLE",
+                "message": f"Endpoint '{endpoint}' is not ready (state {ep.ready}, "
+                f"config update {ep.config_update}).",
+            },
+        )
+    rows = _records(payload)
+    if rows is None:
+        return InvocationAnswer(
+            400,
+            {
+                "error_code": "BAD_REQUEST",
+                "message": "Request must carry 'dataframe_records', 'dataframe_split' or 'inputs'.",
+            },
+        )
+    predictions = []
+    for index, row in enumerate(rows):
+        version = _route_for(world, ep, index)
+        missing, unexpected = input_problems(version, list(row))
+        if missing or unexpected:
+            problem = (f"Model is missing inputs {missing}." if missing else "") + (
+                f" Unexpected input field(s) {unexpected}." if unexpected else ""
+            )
+            return InvocationAnswer(
+                400,
+                {
+                    "error_code": "BAD_REQUEST",
+                    "message": f"Failed to enforce schema of data: {problem.strip()} "
+                    f"Expected inputs: {[f.name for f in version.inputs]}.",
+                },
+            )
+        if version.behaviour.output_style == "error":
+            return InvocationAnswer(
+                500,
+                {
+                    "error_code": "INTERNAL_ERROR",
+                    "message": f"Model version {version.version} raised: "
+                    "ValueError: could not convert string to float",
+                },
+            )
+        predictions.append(_prediction(version, row, index))
+    return InvocationAnswer(200, {"predictions": predictions})
