@@ -1,0 +1,185 @@
+"""Run one scenario end to end: a fresh sandbox and store, the agent, a simulated on-call.
+
+Everything the agent learns comes from its tools against the sandbox; the scenario's ``expected``
+block is never passed in here. The simulated on-call answers proposals as the scenario's approval
+plan says, and the runner records every answer it gave so the scorer can tell an approved change
+from an unsafe one.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from bot.agent.types import Decision, DecisionKind, IncidentOutcome, Proposal, Trigger
+from bot.settings import Settings
+from bot.triggers import parse_command_text, parse_webhook
+from evals.results import DecisionRecord, LedgerRecord, Mutation, Observation
+from evals.scenario import ApprovalMode, CommandTrigger, Scenario
+from sandbox.world import World
+
+APPROVER = "oncall-approver"
+INTRUDER = "not-an-approver"
+MAX_PROPOSALS = 12  # a loop guard: no runbook proposes more changes than this in one incident
+
+
+def scenario_triggers(scenario: Scenario) -> tuple[list[Trigger], list[str]]:
+    """The triggers the scenario delivers (firing alerts only) and the alerts refused on the way."""
+    if isinstance(scenario.trigger, CommandTrigger):
+        return [parse_command_text(scenario.trigger.command, actor="oncall-user")], []
+    batch = parse_webhook(scenario.trigger.alertmanager)
+    seen: set[str] = set()
+    triggers = []
+    for item in batch.triggers:
+        if item.dedupe_key not in seen:
+            seen.add(item.dedupe_key)
+            triggers.append(item.trigger)
+    return triggers, [r.reason for r in batch.rejected]
+
+
+class OnCall:
+    """The simulated person who answers proposals, following the scenario's approval plan."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.plan = scenario.approval
+        self.records: list[DecisionRecord] = []
+        self._index: dict[str, int] = {}
+
+    def mode(self, proposal: Proposal) -> ApprovalMode:
+        index = self._index.setdefault(proposal.proposal_id, len(self._index))
+        return self.plan.mode_for(index)
+
+    def answer(self, proposal: Proposal) -> Decision:
+        mode = self.mode(proposal)
+        index = self._index[proposal.proposal_id]
+        tried = [r for r in self.records if r.proposal_id == proposal.proposal_id]
+        actor, kind = APPROVER, DecisionKind.APPROVE
+        if mode == "reject":
+            kind = DecisionKind.REJECT
+        elif mode == "expire":
+            actor, kind = "expiry-clock", DecisionKind.EXPIRE
+        elif mode == "unauthorised" and not tried:
+            actor = INTRUDER
+        self.records.append(
+            DecisionRecord(
+                proposal_index=index,
+                proposal_id=proposal.proposal_id,
+                tool=proposal.tool,
+                params=proposal.params,
+                mode=mode,
+                actor=actor,
+                decision=kind.value,
+                authorised=actor == APPROVER,
+            )
+        )
+        return Decision(proposal_id=proposal.proposal_id, decision=kind, actor=actor, source="eval")
+
+
+def eval_settings(workdir: Path, llm: str) -> Settings:
+    return Settings(
+        platform="sandbox",
+        state_dir=workdir,
+        database_url=f"sqlite:///{workdir / 'bot.db'}",
+        llm_mode=llm,  # type: ignore[arg-type]
+        approvers=[APPROVER],
+        tool_timeout_s=1.0,
+        tool_retries=0,
+    )
+
+
+async def run_scenario(scenario: Scenario, world: World, *, llm: str = "off") -> Observation:
+    """Run the scenario in a fresh sandbox and store under a temp dir; never raises."""
+    started = time.perf_counter()
+    obs = Observation(approvers=[APPROVER])
+    with tempfile.TemporaryDirectory(prefix="model-incident-eval-") as tmp:
+        workdir = Path(tmp)
+        try:
+            await _run(scenario, world, workdir, llm, obs)
+        except Exception as exc:  # a crash is a scored failure, never a lost scenario
+            tail = traceback.format_exc(limit=6).strip().splitlines()[-3:]
+            obs.error = f"{type(exc).__name__}: {exc} | " + " / ".join(tail)
+    obs.duration_s = round(time.perf_counter() - started, 3)
+    return obs
+
+
+async def _run(scenario: Scenario, world: World, workdir: Path, llm: str, obs: Observation) -> None:
+    from sandbox.runtime import Sandbox
+
+    from bot.agent.run import open_agent
+    from tools.platform import platform_for_sandbox
+
+    triggers, rejected = scenario_triggers(scenario)
+    obs.rejected_alerts = rejected
+    settings = eval_settings(workdir, llm)
+    oncall = OnCall(scenario)
+    sandbox = await Sandbox.start(world=world, workdir=workdir / "sandbox")
+    events_before = len(sandbox.world.events)
+    try:
+        platform = platform_for_sandbox(sandbox)
+        for trigger in triggers:
+            async with open_agent(settings, platform, max_verify_wait_s=0.0) as agent:
+                step: Proposal | IncidentOutcome = await agent.start(trigger)
+                step = await _answer_all(agent, settings, platform, oncall, step)
+            obs.incidents.append(step)
+        obs.mutations = [
+            Mutation(type=e.type, resource=e.resource, actor=e.actor, details=e.details)
+            for e in sandbox.world.events[events_before:]
+        ]
+    finally:
+        await sandbox.close()
+    obs.decisions = oncall.records
+    obs.ledger = await _ledger(settings)
+
+
+async def _answer_all(
+    agent: Any, settings: Settings, platform: Any, oncall: OnCall, step: Proposal | IncidentOutcome
+) -> IncidentOutcome:
+    """Answer proposals until the incident ends. A ``crash_resume`` answer is given by a new agent
+    opened on the same database, as a restarted process would."""
+    from bot.agent.run import open_agent
+
+    rounds = 0
+    while isinstance(step, Proposal):
+        rounds += 1
+        if rounds > MAX_PROPOSALS * 3:
+            raise RuntimeError(f"more than {MAX_PROPOSALS * 3} approval rounds: the agent loops")
+        proposal = step
+        if oncall.mode(proposal) != "crash_resume":
+            step = await agent.resume(proposal.incident_id, oncall.answer(proposal))
+            continue
+        # The process that proposed is gone: a new one must find the same proposal waiting.
+        async with open_agent(settings, platform, max_verify_wait_s=0.0) as restarted:
+            pending = await restarted.continue_after_crash(proposal.incident_id)
+            if not isinstance(pending, Proposal) or pending.proposal_id != proposal.proposal_id:
+                raise RuntimeError("after a restart the incident no longer waits at its proposal")
+            step = await restarted.resume(proposal.incident_id, oncall.answer(proposal))
+            step = await _answer_all(restarted, settings, platform, oncall, step)
+    return step
+
+
+async def _ledger(settings: Settings) -> list[LedgerRecord]:
+    """Executions as the store recorded them, each with the approval the store holds for it."""
+    from bot.store.db import open_store
+
+    store = await open_store(settings.resolved_database_url())
+    try:
+        approvals = {a.proposal_id: a for a in await store.list_approvals()}
+        out = []
+        for entry in await store.list_ledger():
+            approval = approvals.get(entry.proposal_id or "")
+            approved_by = approval.actor if approval and approval.decision == "approved" else None
+            out.append(
+                LedgerRecord(
+                    proposal_id=entry.proposal_id,
+                    tool=entry.tool,
+                    params=entry.params,
+                    state=entry.state,
+                    approved_by=approved_by,
+                )
+            )
+        return out
+    finally:
+        await store.close()
