@@ -1,1 +1,1 @@
-"""The runbook agent: a LangGraph graph that walks the runbooks, proposes, waits, acts and verifies."""
+"""The runbook agent: a LangGraph graph that walks runbooks, proposes, waits, acts, verifies."""

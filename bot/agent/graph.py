@@ -1,13 +1,14 @@
 """The incident graph (LangGraph).
 
-    open → select_runbook → walk ⟲ → plan → propose → approval → decide → execute → verify → plan … → finish
+    open → select_runbook → walk ⟲ → plan → propose → approval → decide → execute → verify
+         → plan … → finish
 
 Rules that keep it safe (STYLE.md, point 5):
-- ``approval`` holds only ``interrupt(...)``; nodes re-run from their first line on resume, so nothing
-  before the interrupt may have effects.
-- Each side effect sits in its own node after the approval, keyed by the idempotency key, recorded in
-  the ledger before and after the call: a process killed mid-execution resumes into ``execute``, finds
-  the ledger row and never applies twice.
+- ``approval`` holds only ``interrupt(...)``; nodes re-run from their first line on resume, so
+  nothing before the interrupt may have effects.
+- Each side effect sits in its own node after the approval, keyed by the idempotency key,
+  recorded in the ledger before and after the call: a process killed mid-execution resumes into
+  ``execute``, finds the ledger row and never applies twice.
 - The decision that comes back from the interrupt is untrusted: only its proposal id, decision and
   actor are used, and the change itself is read back from the server's own proposal record.
 """
@@ -217,7 +218,8 @@ def build_graph(deps: AgentDeps) -> StateGraph[IncidentState]:
             return update
 
         if isinstance(node, EscalateNode):
-            update["escalation"] = {"to": node.to, "reason": walk.render(node.reason, names(scratch))}
+            reason = walk.render(node.reason, names(scratch))
+            update["escalation"] = {"to": node.to, "reason": reason}
             await emit(
                 scratch,
                 {
@@ -225,7 +227,7 @@ def build_graph(deps: AgentDeps) -> StateGraph[IncidentState]:
                     "runbook": runbook.id,
                     "kind": "escalate",
                     "title": f"escalate to {node.to}",
-                    "summary": update["escalation"]["reason"],
+                    "summary": reason,
                 },
             )
             update["steps"] = scratch["steps"]
@@ -255,11 +257,11 @@ def build_graph(deps: AgentDeps) -> StateGraph[IncidentState]:
                 continue
             if p["index"] >= len(p["options"]):
                 p["outcome"] = "exhausted"
-                update["escalation"] = {
-                    "to": "on-call",
-                    "reason": f"every remedy of {p['diagnosis']} was rejected, expired or did not "
-                    "recover the service",
-                }
+                reason = (
+                    f"every remedy of {p['diagnosis']} was rejected, expired or did not "
+                    "recover the service"
+                )
+                update["escalation"] = {"to": "on-call", "reason": reason}
                 await emit(
                     scratch,
                     {
@@ -267,7 +269,7 @@ def build_graph(deps: AgentDeps) -> StateGraph[IncidentState]:
                         "runbook": runbook.id,
                         "kind": "escalate",
                         "title": "escalate to on-call",
-                        "summary": update["escalation"]["reason"],
+                        "summary": reason,
                     },
                 )
                 return update
@@ -289,7 +291,10 @@ def build_graph(deps: AgentDeps) -> StateGraph[IncidentState]:
                 return update
             if isinstance(option, EscalateNode):
                 p["outcome"] = "escalated"
-                update["escalation"] = {"to": option.to, "reason": walk.render(option.reason, names(state))}
+                update["escalation"] = {
+                    "to": option.to,
+                    "reason": walk.render(option.reason, names(state)),
+                }
                 await emit(
                     scratch,
                     {
@@ -297,7 +302,7 @@ def build_graph(deps: AgentDeps) -> StateGraph[IncidentState]:
                         "runbook": runbook.id,
                         "kind": "escalate",
                         "title": f"escalate to {option.to}",
-                        "summary": update["escalation"]["reason"],
+                        "summary": reason,
                     },
                 )
                 return update
@@ -319,14 +324,15 @@ def build_graph(deps: AgentDeps) -> StateGraph[IncidentState]:
         attempt = int(state.get("proposals_made", 0))
         key = walk.idempotency_key(state["incident_id"], name, attempt)
         params = walk.resolve_params(node.params, names(state))
-        dry = await call_tool(state, node.tool, {**params, "dry_run": True, "idempotency_key": key},
-                              cached=False)
+        dry = await call_tool(
+            state, node.tool, {**params, "dry_run": True, "idempotency_key": key}, cached=False
+        )
         steps = list(state.get("steps", []))
         scratch: IncidentState = {**state, "steps": steps}
         plans = [CausePlan(**p) for p in state.get("plans", [])]
         current = next(p for p in plans if p["outcome"] is None)
         if dry.status is not ToolStatus.OK:
-            # The change cannot even be previewed (refused parameters, platform down): the next option.
+            # The change cannot be previewed (refused parameters, platform down): next option.
             current["index"] += 1
             await emit(
                 scratch,
@@ -365,7 +371,12 @@ def build_graph(deps: AgentDeps) -> StateGraph[IncidentState]:
                 "evidence": {"params": params, "diff": dry.evidence.get("diff", [])},
             },
         )
-        return {"pending": proposal, "steps": steps, "proposals_made": attempt + 1, "decision": None}
+        return {
+            "pending": proposal,
+            "steps": steps,
+            "proposals_made": attempt + 1,
+            "decision": None,
+        }
 
     def approval(state: IncidentState) -> IncidentState:
         """Wait for a person. Nothing else may happen here (the node re-runs on resume)."""
@@ -411,39 +422,38 @@ def build_graph(deps: AgentDeps) -> StateGraph[IncidentState]:
     async def execute(state: IncidentState) -> IncidentState:
         """Apply the approved change exactly once (ledger row before and after the call)."""
         pending = state["pending"] or {}
-        proposal = await deps.records.load_proposal(pending["proposal_id"])  # server copy
-        key = proposal["idempotency_key"]
+        proposal = await deps.records.load_proposal(pending["proposal_id"])  # the server's copy
         entry = await deps.records.ledger_begin(proposal)
-        if entry.state == "succeeded":
-            result_data = entry.result
-        else:
+        if entry.claimed:
             result = await run_tool(
                 deps.platform,
-                proposal["tool"],
-                {**proposal["params"], "dry_run": False, "idempotency_key": key},
+                proposal.tool,
+                {**proposal.params, "dry_run": False, "idempotency_key": proposal.idempotency_key},
             )
             result_data = result.model_dump(mode="json")
             await deps.records.ledger_finish(proposal, result)
+        else:  # already succeeded or failed in an earlier run of this node: never again
+            result_data = entry.result or {"status": "error", "summary": "no recorded result"}
         ok = result_data.get("status") == "ok"
         steps = list(state.get("steps", []))
         scratch: IncidentState = {**state, "steps": steps}
         await emit(
             scratch,
             {
-                "node": proposal["node"],
+                "node": pending.get("node", ""),
                 "runbook": state.get("runbook") or "",
                 "kind": "execution",
-                "title": proposal["title"],
-                "tool": proposal["tool"],
+                "title": proposal.action,
+                "tool": proposal.tool,
                 "status": result_data.get("status"),
                 "summary": result_data.get("summary", ""),
                 "evidence": {"diff": result_data.get("evidence", {}).get("diff", [])},
             },
         )
         record = {
-            "proposal_id": proposal["proposal_id"],
-            "tool": proposal["tool"],
-            "params": proposal["params"],
+            "proposal_id": proposal.id,
+            "tool": proposal.tool,
+            "params": proposal.params,
             "decision": "approve",
             "decided_by": (state.get("decision") or {}).get("actor"),
             "executed": ok,
@@ -547,7 +557,7 @@ def build_graph(deps: AgentDeps) -> StateGraph[IncidentState]:
                 "to": "on-call",
                 "reason": "symptoms found but no cause the runbooks can act on",
             }
-        final = walk.final_state(list(state.get("plans", [])), escalation is not None, diagnoses)
+        final = walk.final_state(state.get("plans", []), escalation is not None, diagnoses)
         await deps.records.close_incident(state["incident_id"], final, escalation)
         return {"final_state": final, "escalation": escalation}
 

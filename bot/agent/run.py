@@ -1,7 +1,7 @@
 """Running incidents: start one, answer its proposals, resume it after a crash.
 
-An ``Agent`` owns a compiled graph with a durable checkpointer; everything about an incident lives in
-the checkpoint and the store, so any process with the same database can pick it up.
+An ``Agent`` owns a compiled graph with a durable checkpointer; everything about an incident
+lives in the checkpoint and the store, so any process with the same database can pick it up.
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ class Agent:
     def _config(incident_id: str) -> dict[str, Any]:
         return {"configurable": {"thread_id": incident_id}, "recursion_limit": 1000}
 
-    async def start(self, trigger: Trigger, incident_id: str | None = None) -> Proposal | IncidentOutcome:
+    async def start(
+        self, trigger: Trigger, incident_id: str | None = None
+    ) -> Proposal | IncidentOutcome:
         """Open an incident and run it until it needs a person or ends."""
         incident_id = incident_id or new_incident_id()
         state = {
@@ -89,7 +91,9 @@ class Agent:
                 return Proposal.model_validate(item.value)
         return None
 
-    async def run(self, trigger: Trigger, decide: Decider, incident_id: str | None = None) -> IncidentOutcome:
+    async def run(
+        self, trigger: Trigger, decide: Decider, incident_id: str | None = None
+    ) -> IncidentOutcome:
         """Run an incident to its end, asking ``decide`` for every proposal."""
         step = await self.start(trigger, incident_id)
         while isinstance(step, Proposal):

@@ -28,7 +28,7 @@ async def select_runbook(
     state: IncidentState,
     call_tool: Callable[..., Awaitable[ToolResult]],
 ) -> RunbookChoice:
-    """Pick the runbook: an alert's name first, then the target's kind as the platform reports it."""
+    """Pick the runbook: an alert's name first, then the target's kind as the platform sees it."""
     trigger = state["trigger"]
     target = state["target"]
     labels: dict[str, str] = dict(trigger.get("labels", {}))
@@ -37,7 +37,10 @@ async def select_runbook(
         runbook = deps.runbooks.for_alert(str(alertname))
         if runbook is not None:
             return RunbookChoice(
-                runbook.applies_to, runbook.id, runbook.entry, f"alert {alertname} starts {runbook.id}"
+                runbook.applies_to,
+                runbook.id,
+                runbook.entry,
+                f"alert {alertname} starts {runbook.id}",
             )
     kind: str | None = None
     reason = ""
@@ -51,7 +54,10 @@ async def select_runbook(
         if agent:
             kind, reason = "agent", f"the agent gateway knows {target!r}"
         else:
-            kind, reason = "endpoint", f"{target!r} is not an agent of the gateway; treating it as a serving endpoint"
+            kind, reason = (
+                "endpoint",
+                f"{target!r} is not an agent of the gateway; treating it as a serving endpoint",
+            )
     runbooks = deps.runbooks.for_kind(kind)
     if not runbooks:
         return RunbookChoice(kind, None, None, f"no runbook applies to a {kind}")

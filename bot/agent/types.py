@@ -30,7 +30,7 @@ class Risk(StrEnum):
 
 
 class Proposal(BaseModel):
-    """A change the runbook calls for, waiting for a person. Carried by the graph's ``interrupt``."""
+    """A change the runbook calls for, waiting for a person; carried by the graph's interrupt."""
 
     proposal_id: str
     incident_id: str

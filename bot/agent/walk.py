@@ -6,6 +6,7 @@ Nothing here does I/O; the graph nodes call these and do the I/O around them.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 import json
 from typing import Any
 
@@ -60,7 +61,9 @@ def idempotency_key(incident_id: str, node: str, attempt: int) -> str:
     return f"{incident_id}:{node}:{attempt}:{digest}"
 
 
-def final_state(plans: list[dict[str, Any]], escalated: bool, diagnoses: list[dict[str, Any]]) -> str:
+def final_state(
+    plans: Sequence[Mapping[str, Any]], escalated: bool, diagnoses: Sequence[Mapping[str, Any]]
+) -> str:
     """The incident's end: escalated > not recovered > advice > resolved; no cause = no fault."""
     if escalated:
         return "escalated"

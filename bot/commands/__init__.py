@@ -1,1 +1,1 @@
-"""Command groups of the CLI: thin handlers that parse arguments, call plain functions and render."""
+"""Command groups of the CLI: thin handlers that parse arguments, call functions, render."""

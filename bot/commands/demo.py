@@ -1,4 +1,4 @@
-"""`model-incident demo`: the whole product on the embedded sandbox, with no network, keys or Slack."""
+"""`model-incident demo`: the whole product on the embedded sandbox (no network, keys or Slack)."""
 
 from __future__ import annotations
 

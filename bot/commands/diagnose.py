@@ -71,10 +71,13 @@ async def drive(agent: Agent, first: Proposal | IncidentOutcome, decide: Any) ->
     return step
 
 
-async def _diagnose(target: str, faults: list[str], decide: Any, settings: Settings) -> IncidentOutcome:
-    async with open_platform(settings, faults) as handle, open_agent(
-        settings, handle.platform, on_step=_step
-    ) as agent:
+async def _diagnose(
+    target: str, faults: list[str], decide: Any, settings: Settings
+) -> IncidentOutcome:
+    async with (
+        open_platform(settings, faults) as handle,
+        open_agent(settings, handle.platform, on_step=_step) as agent,
+    ):
         console.rule(f"incident: {target}")
         first = await agent.start(Trigger(source="cli", target=target))
         outcome = await drive(agent, first, decide)
@@ -99,9 +102,10 @@ def diagnose(
 
 
 async def _resume(incident_id: str, decide: Any, settings: Settings) -> IncidentOutcome:
-    async with open_platform(settings) as handle, open_agent(
-        settings, handle.platform, on_step=_step
-    ) as agent:
+    async with (
+        open_platform(settings) as handle,
+        open_agent(settings, handle.platform, on_step=_step) as agent,
+    ):
         first = await agent.continue_after_crash(incident_id)
         outcome = await drive(agent, first, decide)
         render_outcome(console, outcome)

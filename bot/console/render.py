@@ -43,7 +43,9 @@ def render_step(console: Console, step: dict[str, Any]) -> None:
     if summary:
         console.print(f"     {summary}", style="dim", highlight=False)
     if step.get("branch") and kind in ("check", "verify"):
-        console.print(f"     branch: {step['branch']} → {step.get('next')}", style="dim", highlight=False)
+        console.print(
+            f"     branch: {step['branch']} → {step.get('next')}", style="dim", highlight=False
+        )
 
 
 def diff_table(diff: list[dict[str, Any]]) -> Table:
@@ -67,7 +69,9 @@ def render_proposal(console: Console, proposal: Proposal) -> None:
     console.print(Panel(body, title=f"Proposal {proposal.proposal_id}", border_style="cyan"))
     diff = proposal.dry_run.get("diff") or []
     if diff:
-        console.print(Panel(diff_table(diff), title="dry run: what would change", border_style="dim"))
+        console.print(
+            Panel(diff_table(diff), title="dry run: what would change", border_style="dim")
+        )
 
 
 def render_outcome(console: Console, outcome: IncidentOutcome) -> None:
@@ -86,6 +90,8 @@ def render_outcome(console: Console, outcome: IncidentOutcome) -> None:
     for line in outcome.advice:
         grid.add_row("advice", line)
     if outcome.escalation:
-        grid.add_row("escalated", f"{outcome.escalation.get('to')}: {outcome.escalation.get('reason')}")
+        grid.add_row(
+            "escalated", f"{outcome.escalation.get('to')}: {outcome.escalation.get('reason')}"
+        )
     grid.add_row("final", f"[bold {colour}]{outcome.final_state.value}[/]")
     console.print(Panel(grid, title="Outcome", border_style=colour))
