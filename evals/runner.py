@@ -1,0 +1,127 @@
+"""The eval runner: load and validate every scenario first, then run them in a process pool.
+
+Each worker runs scenarios one at a time, each with its own in-process sandbox and a fresh SQLite
+store under a temp dir, so scenarios cannot see each other's state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evals.metrics import aggregate, per_category, score
+from evals.results import Observation, ScenarioResult
+from evals.scenario import Scenario, ScenarioError, parse_scenario
+from evals.worlds import build_world
+
+PUBLIC_SCENARIOS = Path(__file__).with_name("scenarios")
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    path: Path
+    scenario: Scenario
+
+
+def scenario_files(dirs: Iterable[Path]) -> list[Path]:
+    """Every ``*.yaml`` / ``*.yml`` under the given directories (or the files themselves)."""
+    files: list[Path] = []
+    for d in dirs:
+        if d.is_file():
+            files.append(d)
+        else:
+            files += sorted(p for p in d.rglob("*") if p.suffix in (".yaml", ".yml"))
+    return files
+
+
+def load_all(
+    dirs: Iterable[Path], category: str | None = None
+) -> tuple[list[LoadedScenario], list[ScenarioError]]:
+    """Parse every scenario and build its world; collect every error rather than stopping."""
+    loaded: list[LoadedScenario] = []
+    errors: list[ScenarioError] = []
+    seen: dict[str, Path] = {}
+    dirs = list(dirs)
+    for d in dirs:
+        if not d.exists():
+            errors.append(ScenarioError(d, "(path)", "does not exist"))
+    for path in scenario_files(d for d in dirs if d.exists()):
+        try:
+            scenario = parse_scenario(path)
+            build_world(scenario, path)
+            _check_trigger(scenario, path)
+        except ScenarioError as exc:
+            errors.append(exc)
+            continue
+        if scenario.id in seen:
+            errors.append(ScenarioError(path, "id", f"duplicate of {seen[scenario.id]}"))
+            continue
+        seen[scenario.id] = path
+        if category is None or scenario.category == category:
+            loaded.append(LoadedScenario(path, scenario))
+    return loaded, errors
+
+
+def _check_trigger(scenario: Scenario, path: Path) -> None:
+    from evals.drive import scenario_triggers
+
+    try:
+        triggers, _ = scenario_triggers(scenario)
+    except ValueError as exc:
+        raise ScenarioError(path, "trigger", str(exc)) from None
+    if not triggers:
+        raise ScenarioError(path, "trigger.alertmanager", "no firing alert names a target")
+
+
+def run_one(path: str, llm: str) -> dict[str, Any]:
+    """Worker entry point: run and score one scenario file; returns the result as JSON data."""
+    from evals.drive import run_scenario
+
+    scenario = parse_scenario(Path(path))
+    world = build_world(scenario, path)
+    obs: Observation = asyncio.run(run_scenario(scenario, world, llm=llm))
+    return score(scenario, obs, path).model_dump(mode="json")
+
+
+def run_all(
+    scenarios: list[LoadedScenario],
+    *,
+    llm: str = "off",
+    workers: int | None = None,
+    on_done: Callable[[ScenarioResult], None] | None = None,
+) -> list[ScenarioResult]:
+    """Run scenarios in a pool of ``workers`` processes (default: one per CPU)."""
+    workers = max(1, workers or os.cpu_count() or 1)
+    results: list[ScenarioResult] = []
+    if workers == 1:
+        for item in scenarios:
+            result = ScenarioResult.model_validate(run_one(str(item.path), llm))
+            results.append(result)
+            if on_done:
+                on_done(result)
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(run_one, str(item.path), llm) for item in scenarios]
+            for future in as_completed(futures):
+                result = ScenarioResult.model_validate(future.result())
+                results.append(result)
+                if on_done:
+                    on_done(result)
+    order = {str(item.path): i for i, item in enumerate(scenarios)}
+    return sorted(results, key=lambda r: order.get(r.path, 0))
+
+
+def build_report(results: list[ScenarioResult], *, llm: str, seconds: float) -> dict[str, Any]:
+    """The JSON report: metrics, per-category table and every scenario's result."""
+    return {
+        "llm": llm,
+        "seconds": round(seconds, 2),
+        "metrics": aggregate(results),
+        "categories": per_category(results),
+        "scenarios": [r.model_dump(mode="json") for r in results],
+    }
