@@ -1,10 +1,149 @@
-"""`model-incident check MODEL`"""
+"""`model-incident check TARGET`: every read-only finding about one target, in one table.
+
+The target's kind is asked of the platform (an agent of the gateway, a registered model, otherwise
+a serving endpoint, which may well be missing), then every relevant read-only tool runs at once.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Literal
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from bot.runtime import open_platform
+from bot.settings import Settings
+from tools.catalog import catalogue, run_tool
+from tools.clients.errors import NotFound, UpstreamError
+from tools.platform import Platform
+from tools.result import ToolResult, ToolStatus
+
+TargetKind = Literal["endpoint", "agent", "model"]
+
+_STATUS_STYLE = {ToolStatus.OK: "green", ToolStatus.NO_DATA: "yellow", ToolStatus.ERROR: "red"}
 
 
-def check(target: str = typer.Argument(..., help="endpoint, agent or registered model")) -> None:
+@dataclass(frozen=True)
+class CheckReport:
+    target: str
+    kind: TargetKind
+    reason: str
+    results: list[ToolResult]
+
+
+async def _is_agent(platform: Platform, target: str) -> bool:
+    try:
+        return target in {a.agent for a in await platform.gateway.list_agents()}
+    except UpstreamError:
+        return False
+
+
+async def _is_model(platform: Platform, target: str) -> bool:
+    try:
+        await platform.registry.get_model(target)
+    except UpstreamError:
+        return False
+    return True
+
+
+async def classify(platform: Platform, target: str) -> tuple[TargetKind, str]:
+    """Whether ``target`` is an agent, a registered model or (by default) a serving endpoint."""
+    agent, model = await asyncio.gather(_is_agent(platform, target), _is_model(platform, target))
+    if agent:
+        return "agent", "the agent gateway knows it"
+    if model:
+        return "model", "the model registry knows it"
+    try:
+        await platform.serving.get_endpoint(target)
+    except NotFound:
+        return "endpoint", "neither an agent nor a model: checking it as a (missing) endpoint"
+    except UpstreamError:
+        return "endpoint", "neither an agent nor a model; the serving API did not answer"
+    return "endpoint", "the serving API knows it"
+
+
+async def _served_model(platform: Platform, endpoint: str) -> str | None:
+    try:
+        served = (await platform.serving.get_endpoint(endpoint)).config.served_entities
+    except UpstreamError:
+        return None
+    return served[0].entity_name if served else None
+
+
+async def plan(
+    platform: Platform, target: str, kind: TargetKind
+) -> list[tuple[str, dict[str, Any]]]:
+    """The read-only tool calls that say something about a target of this kind."""
+    if kind == "agent":
+        return [
+            ("agent_health", {"agent": target}),
+            ("fallback_probe", {"agent": target}),
+            ("provider_check", {}),
+            ("slis", {"target": target}),
+            ("gateway_logs", {"source": target}),
+            ("platform_events", {"resource": target}),
+        ]
+    if kind == "model":
+        return [
+            ("registry_versions", {"model": target}),
+            ("platform_events", {"resource": target}),
+        ]
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("endpoint_status", {"endpoint": target}),
+        ("list_endpoints", {"name": target}),
+        ("sample_invocation", {"endpoint": target}),
+        ("signature_check", {"endpoint": target}),
+        ("pipeline_usage", {"endpoint": target}),
+        ("platform_events", {"resource": target}),
+        ("slis", {"target": target}),
+        ("gateway_logs", {"source": target}),
+    ]
+    model = await _served_model(platform, target)
+    if model:
+        calls.append(("registry_versions", {"model": model}))
+    return calls
+
+
+async def check_target(platform: Platform, target: str) -> CheckReport:
+    """Classify ``target`` and run every relevant read-only tool concurrently."""
+    kind, reason = await classify(platform, target)
+    known = catalogue()
+    calls = [
+        (name, params)
+        for name, params in await plan(platform, target, kind)
+        if name in known and known[name].kind == "read"
+    ]
+    results = await asyncio.gather(*(run_tool(platform, name, params) for name, params in calls))
+    return CheckReport(target, kind, reason, list(results))
+
+
+def render(console: Console, report: CheckReport) -> None:
+    """The report as a table: tool, status, summary and the requests to re-run it."""
+    table = Table(title=f"{report.target} ({report.kind}: {report.reason})", show_lines=True)
+    table.add_column("tool", style="bold")
+    table.add_column("status")
+    table.add_column("summary", overflow="fold")
+    table.add_column("request", overflow="fold", style="dim")
+    for result in report.results:
+        style = _STATUS_STYLE.get(result.status, "white")
+        summary = result.summary if result.error is None else f"{result.summary}\n{result.error}"
+        requests = "\n".join(r.as_curl() for r in result.requests)
+        table.add_row(result.tool, f"[{style}]{result.status.value}[/]", summary, requests)
+    console.print(table)
+
+
+async def _check(settings: Settings, target: str, faults: list[str]) -> CheckReport:
+    async with open_platform(settings, faults) as handle:
+        return await check_target(handle.platform, target)
+
+
+def check(
+    target: str = typer.Argument(..., help="endpoint, agent or registered model"),
+    fault: list[str] = typer.Option([], help="sandbox fault to inject first: ID[:TARGET]"),
+) -> None:
     """Print every read-only tool's finding for one target."""
-    raise typer.Exit(2)
+    report = asyncio.run(_check(Settings(), target, fault))
+    render(Console(), report)
