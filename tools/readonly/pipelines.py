@@ -87,6 +87,7 @@ def _split_top_level(text: str, sep: str = ",") -> list[str]:
     parts: list[str] = []
     current: list[str] = []
     depth, quote = 0, ""
+    previous = ""
     for ch in text:
         if quote:
             if ch == quote:
@@ -95,13 +96,15 @@ def _split_top_level(text: str, sep: str = ",") -> list[str]:
             quote = ch
         elif ch in "(<":
             depth += 1
-        elif ch in ")>":
+        elif ch == ")" or (ch == ">" and previous != "="):  # `=>` names an argument
             depth -= 1
         elif ch == sep and depth == 0:
             parts.append("".join(current).strip())
             current = []
+            previous = ch
             continue
         current.append(ch)
+        previous = ch
     if "".join(current).strip():
         parts.append("".join(current).strip())
     return parts
