@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.agent.records import IncidentRecords
+from bot.llm.assistant import Assistant
 from bot.runbooks.loader import RunbookSet
 from bot.settings import Settings
 from tools.platform import Platform
@@ -27,3 +28,5 @@ class AgentDeps:
     emit_step: StepSink = field(default=_ignore_step)
     # Verify steps may ask to wait for a change to settle; tests and evals cap that wait.
     max_verify_wait_s: float = 30.0
+    # Optional LLM: summaries only; the incident runs the same without it.
+    assistant: Assistant | None = None

@@ -558,8 +558,13 @@ def build_graph(deps: AgentDeps) -> StateGraph[IncidentState]:
                 "reason": "symptoms found but no cause the runbooks can act on",
             }
         final = walk.final_state(state.get("plans", []), escalation is not None, diagnoses)
+        summary = walk.deterministic_summary(state, final, escalation)
+        if deps.assistant is not None:
+            text, call = await deps.assistant.summarise({**state, "final_state": final})
+            await deps.records.audit(state["incident_id"], "llm_call", BOT, call)
+            summary = text or summary
         await deps.records.close_incident(state["incident_id"], final, escalation)
-        return {"final_state": final, "escalation": escalation}
+        return {"final_state": final, "escalation": escalation, "summary": summary}
 
     # ---------------------------------------------------------------- edges
 

@@ -27,6 +27,7 @@ from bot.agent.types import (
     Step,
     Trigger,
 )
+from bot.llm.assistant import Assistant
 from bot.runbooks.loader import RunbookSet, default_runbook_dir, load_runbooks
 from bot.settings import Settings
 from bot.store.checkpoint import open_checkpointer
@@ -119,6 +120,7 @@ class Agent:
             advice=list(state.get("advice", [])),
             escalation=state.get("escalation"),
             final_state=FinalState(state.get("final_state") or "escalated"),
+            summary=state.get("summary", ""),
         )
 
 
@@ -130,6 +132,7 @@ async def open_agent(
     runbooks: RunbookSet | None = None,
     on_step: StepSink | None = None,
     max_verify_wait_s: float = 30.0,
+    assistant: Assistant | None = None,
 ) -> AsyncIterator[Agent]:
     """An agent on the configured database (tables and checkpoints in the same place)."""
     url = settings.resolved_database_url()
@@ -142,6 +145,7 @@ async def open_agent(
                 runbooks=runbooks or load_runbooks(default_runbook_dir()),
                 settings=settings,
                 max_verify_wait_s=max_verify_wait_s,
+                assistant=assistant,
             )
             if on_step is not None:
                 deps.emit_step = on_step

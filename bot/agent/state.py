@@ -34,3 +34,4 @@ class IncidentState(TypedDict, total=False):
     tool_cache: dict[str, dict[str, Any]]
     proposals_made: int
     final_state: str | None
+    summary: str

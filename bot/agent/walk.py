@@ -75,3 +75,22 @@ def final_state(
     if any(o == "advice" for o in outcomes):
         return "advice_given"
     return "resolved"
+
+
+def deterministic_summary(
+    state: Mapping[str, Any], final: str, escalation: Mapping[str, str] | None
+) -> str:
+    """A plain summary built from the recorded facts (used when no LLM is configured)."""
+    causes = [d["id"] for d in state.get("diagnoses", []) if d.get("role") == "cause"]
+    impacts = [d["id"] for d in state.get("diagnoses", []) if d.get("role") == "impact"]
+    parts = [f"{state.get('target')}: {final.replace('_', ' ')}."]
+    if causes:
+        parts.append(f"Cause: {', '.join(causes)}.")
+    if impacts:
+        parts.append(f"Impact: {', '.join(impacts)}.")
+    for action in state.get("actions", []):
+        verdict = action.get("verified") or action.get("execution_status") or action.get("decision")
+        parts.append(f"{action.get('tool')} → {verdict}.")
+    if escalation:
+        parts.append(f"Escalated to {escalation.get('to')}: {escalation.get('reason')}")
+    return " ".join(parts)
