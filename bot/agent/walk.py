@@ -6,8 +6,8 @@ Nothing here does I/O; the graph nodes call these and do the I/O around them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.runbooks.expr import compile_expr, render_template
