@@ -61,13 +61,16 @@ class ServedEntity(Wire):
 
     def to_request(self) -> dict[str, Any]:
         """The entity as the config update request expects it."""
-        return {
+        fields: dict[str, Any] = {
             "name": self.name,
             "entity_name": self.entity_name,
             "entity_version": self.entity_version,
             "workload_size": self.workload_size,
             "workload_type": self.workload_type,
-            "scale_to_zero_enabled": self.scale_to_zero_enabled,
+        }
+        # An empty field is one the platform did not tell us: leave it to the platform's default.
+        return {k: v for k, v in fields.items() if v} | {
+            "scale_to_zero_enabled": self.scale_to_zero_enabled
         }
 
 
@@ -210,7 +213,7 @@ class ServingAPI(Protocol):
     ) -> ServingEndpoint: ...
     async def update_config(
         self, name: str, config: EndpointConfig, *, idempotency_key: str
-    ) -> None: ...
+    ) -> ServingEndpoint | None: ...
     async def delete_endpoint(self, name: str, *, idempotency_key: str) -> None: ...
     async def invoke(self, name: str, payload: dict[str, Any]) -> Invocation: ...
     async def list_pipelines(self) -> list[PipelineStatus]: ...
@@ -314,10 +317,16 @@ class DatabricksServing:
 
     async def update_config(
         self, name: str, config: EndpointConfig, *, idempotency_key: str
-    ) -> None:
-        """Replace the served entities and traffic routes (a new deployment)."""
+    ) -> ServingEndpoint | None:
+        """Replace the served entities and traffic routes (a new deployment). Returns the endpoint
+        when the platform answers with it (a replayed answer is the first call's endpoint)."""
         path = f"/api/2.0/serving-endpoints/{quote(name, safe='')}/config"
-        await self._call("PUT", path, json=config.to_request(), idempotency_key=idempotency_key)
+        _, body = await self._call(
+            "PUT", path, json=config.to_request(), idempotency_key=idempotency_key
+        )
+        if isinstance(body, dict) and "name" in body:
+            return self._parse(ServingEndpoint, body, "PUT", path)
+        return None
 
     async def delete_endpoint(self, name: str, *, idempotency_key: str) -> None:
         """Delete an endpoint."""

@@ -82,8 +82,8 @@ async def switch_agent_to_baseline(platform: Platform, params: AgentParams) -> F
     )
 
 
-# How far back a restart time may lie and still be this call's: older means a replayed answer.
-_REPLAY_SLACK_MS = 1000.0
+# A restart time this far before our request still counts as ours (the gateway truncates to ms).
+_REPLAY_SLACK_MS = 1.0
 
 
 @tool("restart_gateway", kind="mutate", params=MutationParams, evidence=MutationEvidence)

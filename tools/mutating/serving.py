@@ -208,12 +208,15 @@ async def restart_endpoint(platform: Platform, params: EndpointOnlyParams) -> Fi
             idempotency_key=params.idempotency_key,
         )
         return Finding(ToolStatus.OK, f"dry run: would redeploy {params.endpoint}", evidence)
-    await platform.serving.update_config(
+    answer = await platform.serving.update_config(
         params.endpoint, endpoint.config, idempotency_key=params.idempotency_key
     )
     after = _deployment_state(await platform.serving.get_endpoint(params.endpoint))
-    # A repeated key is replayed by the platform without a new deployment: the update time stays.
-    replayed = after["last_updated_timestamp"] == before["last_updated_timestamp"]
+    # A repeated key is answered with the first call's reply: its update time is not newer than
+    # the update time we read before sending (a new deployment's always is).
+    answered_at = answer.last_updated_timestamp if answer else None
+    last_before = before["last_updated_timestamp"]
+    replayed = answered_at is not None and last_before is not None and answered_at <= last_before
     evidence = MutationEvidence(
         applied=not replayed,
         already_applied=replayed,
