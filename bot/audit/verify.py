@@ -50,12 +50,8 @@ def verify_rows(rows: list[AuditRow], head: AuditHead) -> VerifyReport:
 
     for checked, row in enumerate(rows, start=1):
         if row.seq != expected_seq:
-            return bad(
-                row,
-                "deleted",
-                f"expected seq {expected_seq}, found {row.seq}: rows missing",
-                checked,
-            )
+            gap = bad(row, "deleted", f"seq {expected_seq} is missing (next: {row.seq})", checked)
+            return gap.model_copy(update={"first_bad_seq": expected_seq})
         if row.prev_hash != prev_hash:
             if row.prev_hash in all_hashes or row.prev_hash == GENESIS_HASH:
                 return bad(row, "reordered", "links to a row that is not its predecessor", checked)
