@@ -41,7 +41,7 @@ def build_world(scenario: Scenario, path: Path | str = "<scenario>") -> World:
             raise ScenarioError(path, f"{field}.id", f"unknown fault {ref.id!r}; known: {known}")
         try:
             world = fault(world, ref.target)
-        except (KeyError, ValueError, LookupError) as exc:
+        except (KeyError, ValueError, LookupError, AssertionError) as exc:
             raise ScenarioError(
                 path, f"{field}.target", f"fault {ref.id} cannot apply to {ref.target!r}: {exc}"
             ) from None
