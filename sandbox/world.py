@@ -4,8 +4,8 @@ A world is plain data (pydantic), so an eval scenario can describe it in YAML, a
 function ``World -> World``, and a test can assert on it after an action. Times are minutes relative
 to "now" (negative = in the past) so that worlds do not go stale.
 
-Strings that come from people (descriptions, log lines, alert text) are untrusted: the sandbox serves
-them verbatim, and it is the bot's job to treat them as data.
+Strings that come from people (descriptions, log lines, alert text) are untrusted: the sandbox
+serves them verbatim, and it is the bot's job to treat them as data.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class Field_(Strict):
 
 
 class ModelBehaviour(Strict):
-    """How a model version behaves once served. Not part of the registry: it is the simulated model."""
+    """How a model version behaves once served. Not in the registry: it is the simulated model."""
 
     output_style: OutputStyle = "fixed"
     latency_ms: float = Field(80.0, gt=0, description="p50 inference time at low load")
@@ -282,7 +282,8 @@ class World(Strict):
                 model = self.model(entity.entity_name)
                 if model is None:
                     raise ValueError(
-                        f"endpoint {ep.name!r} serves {entity.entity_name!r}, which is not in models"
+                        f"endpoint {ep.name!r} serves {entity.entity_name!r}, "
+                        "which is not in models"
                     )
                 if model.version(entity.entity_version) is None:
                     raise ValueError(

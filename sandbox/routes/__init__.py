@@ -1,0 +1,1 @@
+"""The sandbox's HTTP surface, one module per production system it stands in for."""

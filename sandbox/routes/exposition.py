@@ -1,0 +1,135 @@
+"""``/metrics``: the serving platform's exporter, in the Prometheus text format.
+
+Counters advance by simulated traffic (the SLIs' request rate over the real time since the last
+scrape), so a real Prometheus scraping this page computes about the same SLIs as the sandbox's own
+query API. Histogram quantiles match only approximately (bucket interpolation).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
+
+from sandbox.simulation import slis
+from sandbox.state import SandboxState
+
+BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+TREND_LABELS = ("stable", "sudden_drop", "gradual_decline")
+_STARTED = "started"
+
+Labels = tuple[tuple[str, str], ...]
+
+
+def _codes(values: dict[str, Any], not_ready: bool) -> dict[str, float]:
+    """The share of requests per HTTP status code."""
+    error = values["error_rate"] or 0.0
+    shares = {code: values[f"rate_{code}"] or 0.0 for code in ("401", "403", "404", "429")}
+    shares["503" if not_ready else "500"] = values["rate_5xx"] or 0.0
+    shares["400"] = max(0.0, error - sum(shares.values()))
+    shares["200"] = max(0.0, 1.0 - error)
+    return {code: share for code, share in shares.items() if share > 0 or code == "200"}
+
+
+def _latency_mass(values: dict[str, Any]) -> list[tuple[float, float]]:
+    """``(share, seconds)`` points approximating the latency distribution by its percentiles."""
+    p50, p95, p99 = (values[f"latency_{p}_ms"] / 1000 for p in ("p50", "p95", "p99"))
+    return [(0.5, p50 * 0.8), (0.45, (p50 + p95) / 2), (0.04, (p95 + p99) / 2), (0.01, p99)]
+
+
+def _fmt(labels: Labels) -> str:
+    def esc(v: str) -> str:
+        return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+    return "{" + ",".join(f'{k}="{esc(v)}"' for k, v in labels) + "}"
+
+
+def advance(state: SandboxState, now: float) -> list[str]:
+    """Advance the counters to ``now`` and render every series."""
+    world = state.world
+    elapsed = max(0.0, now - state.last_scrape)
+    state.last_scrape = now
+    started = state.counters.setdefault(("_started", ()), now)
+    lines: list[str] = []
+    gauges: list[tuple[str, Labels, float]] = []
+    targets = [e.name for e in world.endpoints] + [a.name for a in world.agents]
+    for target in targets:
+        values = slis(world, target)
+        if values["request_rate_per_min"] is None:
+            continue  # no series at all for this target
+        requests = values["request_rate_per_min"] / 60 * elapsed
+        t: Labels = (("target", target),)
+        ep = world.endpoint(target)
+        for code, share in _codes(values, ep is not None and ep.ready != "READY").items():
+            key = ("model_requests_total", (*t, ("code", code)))
+            state.counters[key] = state.counters.get(key, 0.0) + requests * share
+        mass = _latency_mass(values) if values["latency_p50_ms"] is not None else []
+        for le in (*BUCKETS_S, float("inf")):
+            below = sum(share for share, seconds in mass if seconds <= le)
+            le_text = "+Inf" if le == float("inf") else f"{le:g}"
+            key = ("model_request_duration_seconds_bucket", (*t, ("le", le_text)))
+            state.counters[key] = state.counters.get(key, 0.0) + requests * below
+        for metric, rate_name in (
+            ("model_predictions_null_total", "null_rate"),
+            ("model_fallback_total", "fallback_rate"),
+        ):
+            key = (metric, t)
+            state.counters[key] = state.counters.get(key, 0.0) + requests * (values[rate_name] or 0)
+        if values["cost_per_hour_usd"] is not None:
+            key = ("model_cost_usd_total", t)
+            state.counters[key] = (
+                state.counters.get(key, 0.0) + values["cost_per_hour_usd"] * elapsed / 3600
+            )
+        for metric, name in (
+            ("model_accuracy_proxy", "accuracy"),
+            ("model_accuracy_baseline", "accuracy_baseline"),
+            ("model_input_psi", "input_psi"),
+            ("model_cost_budget_usd_per_hour", "cost_budget_per_hour_usd"),
+        ):
+            if values[name] is not None:
+                gauges.append((metric, t, float(values[name])))
+        if values["memory_mb"] is not None:
+            growth = values["memory_growth_mb_per_hour"] or 0.0
+            memory = values["memory_mb"] + growth * (now - started) / 3600
+            gauges.append(("model_memory_bytes", t, memory * 1024 * 1024))
+        if values["accuracy_trend"] is not None:
+            gauges.append(
+                ("model_accuracy_trend_info", (*t, ("trend", values["accuracy_trend"])), 1)
+            )
+        if values["deployed_version"] is not None:
+            labels = (
+                *t,
+                ("version", str(values["deployed_version"])),
+                ("expected_version", str(values["expected_version"] or "")),
+            )
+            gauges.append(("model_deployed_version_info", labels, 1))
+    by_metric: dict[str, list[str]] = {}
+    for (metric, labels), value in state.counters.items():
+        if metric.startswith("_") or dict(labels).get("target") not in targets:
+            continue
+        by_metric.setdefault(metric, []).append(f"{metric}{_fmt(labels)} {value:.6f}")
+    for metric, labels, value in gauges:
+        by_metric.setdefault(metric, []).append(f"{metric}{_fmt(labels)} {value:.6g}")
+    for metric, samples in by_metric.items():
+        family = metric.removesuffix("_bucket")
+        kind = (
+            "histogram"
+            if metric.endswith("_bucket")
+            else ("counter" if metric.endswith("_total") else "gauge")
+        )
+        lines += [f"# TYPE {family} {kind}", *samples]
+    return lines
+
+
+def exposition_router(state: SandboxState) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/metrics")
+    async def metrics() -> PlainTextResponse:
+        async with state.lock:
+            lines = advance(state, time.time())
+        return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+    return router

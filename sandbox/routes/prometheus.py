@@ -1,0 +1,141 @@
+"""The Prometheus HTTP API, answering the PromQL of ``tools/sli_queries.yaml`` from the world."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from sandbox.routes.common import outage_guard
+from sandbox.simulation import slis
+from sandbox.state import SandboxState
+from tools.sli_queries import LABEL_SLIS, load_queries
+
+MAX_POINTS = 11_000  # Prometheus refuses ranges with more points than this
+
+
+@dataclass(frozen=True)
+class Pattern:
+    sli: str
+    regex: re.Pattern[str]
+
+
+_GROUPS = {"target": r'(?:[^"\\]|\\.)*', "window": r"\d+"}
+
+
+def _compile(sli: str, template: str) -> Pattern:
+    # Whitespace is insignificant in PromQL: compare with runs of spaces collapsed.
+    parts = re.split(r"(\{target\}|\{window\})", " ".join(template.split()))
+    out, seen = [], set()
+    for part in parts:
+        name = part[1:-1]
+        if name in _GROUPS and part == "{" + name + "}":
+            out.append(f"(?P={name})" if name in seen else f"(?P<{name}>{_GROUPS[name]})")
+            seen.add(name)
+        else:
+            out.append(re.escape(part))
+    return Pattern(sli, re.compile("^" + "".join(out) + "$"))
+
+
+def compile_queries(queries: dict[str, str] | None = None) -> list[Pattern]:
+    """One regex per SLI template, matching the template with its placeholders filled in."""
+    return [_compile(sli, t) for sli, t in (queries or load_queries()).items()]
+
+
+def match(patterns: list[Pattern], query: str) -> tuple[str, str] | None:
+    """``(sli, target)`` of a query equal to a filled-in template, else ``None``."""
+    normal = " ".join(query.split())
+    for pattern in patterns:
+        found = pattern.regex.match(normal)
+        if found:
+            target = re.sub(r"\\(.)", r"\1", found.group("target"))
+            return pattern.sli, target
+    return None
+
+
+def format_value(value: float) -> str:
+    return f"{float(value):.10g}"
+
+
+def sample(sli: str, target: str, value: Any) -> tuple[dict[str, str], str] | None:
+    """The labels and value string of an SLI's one sample, or ``None`` for "no series"."""
+    if value is None:
+        return None
+    if sli in LABEL_SLIS:
+        return {"target": target, LABEL_SLIS[sli]: str(value)}, "1"
+    return {"target": target}, format_value(value)
+
+
+def _error(status: int, kind: str, message: str) -> JSONResponse:
+    return JSONResponse(
+        {"status": "error", "errorType": kind, "error": message}, status_code=status
+    )
+
+
+def _down() -> JSONResponse:
+    return _error(503, "unavailable", "Prometheus is not available")
+
+
+def prometheus_router(state: SandboxState) -> APIRouter:
+    """``/api/v1/query`` and ``/api/v1/query_range``, failing as ``outages.prometheus`` says."""
+    router = APIRouter(dependencies=[Depends(outage_guard(state, "prometheus", _down))])
+    patterns = compile_queries()
+
+    async def params(request: Request) -> dict[str, str]:
+        merged = dict(request.query_params)
+        if request.method == "POST":
+            form = await request.form()
+            merged.update({k: str(v) for k, v in form.items()})
+        return merged
+
+    def evaluate(query: str) -> tuple[str, str, Any] | JSONResponse:
+        found = match(patterns, query)
+        if found is None:
+            return _error(400, "bad_data", f"sandbox answers only the SLI queries: {query!r}"[:300])
+        sli, target = found
+        return sli, target, slis(state.world, target).get(sli)
+
+    @router.api_route("/api/v1/query", methods=["GET", "POST"])
+    async def query(request: Request) -> Any:
+        p = await params(request)
+        if not p.get("query"):
+            return _error(400, "bad_data", 'invalid parameter "query": empty')
+        result = evaluate(p["query"])
+        if isinstance(result, JSONResponse):
+            return result
+        at = float(p.get("time") or time.time())
+        one = sample(*result)
+        vector = [] if one is None else [{"metric": one[0], "value": [at, one[1]]}]
+        return {"status": "success", "data": {"resultType": "vector", "result": vector}}
+
+    @router.api_route("/api/v1/query_range", methods=["GET", "POST"])
+    async def query_range(request: Request) -> Any:
+        p = await params(request)
+        try:
+            start, end, step = float(p["start"]), float(p["end"]), float(p["step"].rstrip("s"))
+        except (KeyError, ValueError):
+            return _error(400, "bad_data", "start, end and step (seconds) are required")
+        if step <= 0 or end < start:
+            return _error(400, "bad_data", "step must be positive and end not before start")
+        if (end - start) / step > MAX_POINTS:
+            return _error(400, "bad_data", "exceeded maximum resolution of 11,000 points")
+        result = evaluate(p.get("query", ""))
+        if isinstance(result, JSONResponse):
+            return result
+        one = sample(*result)
+        matrix = []
+        if one is not None:
+            count = int((end - start) // step) + 1
+            values = [[start + i * step, one[1]] for i in range(count)]
+            matrix = [{"metric": one[0], "values": values}]
+        return {"status": "success", "data": {"resultType": "matrix", "result": matrix}}
+
+    @router.get("/-/healthy")
+    async def healthy() -> str:
+        return "Prometheus Server is Healthy."
+
+    return router
