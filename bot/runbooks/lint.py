@@ -132,7 +132,7 @@ _LINK_KINDS: dict[str, tuple[type[BaseModel], ...]] = {
     "remedies": (ActionNode, AdviceNode, EscalateNode),
     "verify": (CheckNode,),
     "then": (ActionNode, AdviceNode, EscalateNode),
-    "continue_to": (CheckNode, DiagnosisNode),
+    "continue_to": (CheckNode, DiagnosisNode, AdviceNode),
 }
 
 
@@ -154,7 +154,7 @@ def _targets(runbook: Runbook) -> Iterator[Problem]:
                 yield (
                     name,
                     field_name,
-                    (f"{target!r} is a {runbook.nodes[target].kind}, expected {kinds}"),
+                    (f"{target!r} is of kind {runbook.nodes[target].kind}, expected {kinds}"),
                 )
 
 
