@@ -138,7 +138,9 @@ class MlflowRegistry:
         if self._client is None:
             from mlflow import MlflowClient
 
-            self._client = MlflowClient(tracking_uri=self._uri, registry_uri=self._uri)
+            # An empty URI means mlflow's own default (MLFLOW_TRACKING_URI or ./mlruns).
+            uri = self._uri or None
+            self._client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         return self._client
 
     async def _run(self, call_text: str, fn: Callable[[MlflowClient], T]) -> T:
@@ -243,8 +245,8 @@ class MlflowRegistry:
                 path = mlflow.artifacts.download_artifacts(
                     artifact_uri=artifact_uri,
                     dst_path=tmp,
-                    tracking_uri=self._uri,
-                    registry_uri=self._uri,
+                    tracking_uri=self._uri or None,
+                    registry_uri=self._uri or None,
                 )
                 return Path(path).read_text(encoding="utf-8")
 
