@@ -44,7 +44,7 @@ class OnCall:
     """The simulated person who answers proposals, following the scenario's approval plan."""
 
     def __init__(self, scenario: Scenario) -> None:
-        self.plan = scenario.approval
+        self.plan = scenario.plan
         self.records: list[DecisionRecord] = []
         self._index: dict[str, int] = {}
 
@@ -129,7 +129,9 @@ async def _run(scenario: Scenario, world: World, workdir: Path, llm: str, obs: O
             for e in sandbox.world.events[events_before:]
         ]
     finally:
-        await sandbox.close()
+        close = getattr(sandbox, "close", None)
+        if close is not None:
+            await close()
     obs.decisions = oncall.records
     obs.ledger = await _ledger(settings)
 

@@ -138,7 +138,10 @@ class Scenario(Strict):
     notes: str = ""
     trigger: CommandTrigger | AlertmanagerTrigger
     world: WorldSpec  # type: ignore[valid-type]
-    approval: ApprovalPlan = Field(default_factory=ApprovalPlan)
+    approval: ApprovalPlan | ApprovalMode = Field(
+        default_factory=ApprovalPlan,
+        description="a mode for every proposal, or {default, proposals: {index: mode}}",
+    )
     expected: Expected
 
     @field_validator("approval", mode="before")
@@ -146,6 +149,12 @@ class Scenario(Strict):
     def _approval_shorthand(cls, value: Any) -> Any:
         # ``approval: reject`` is short for ``approval: {default: reject}``.
         return {"default": value} if isinstance(value, str) else value
+
+    @property
+    def plan(self) -> ApprovalPlan:
+        """The approval plan (the validator has turned a bare mode into a plan)."""
+        assert isinstance(self.approval, ApprovalPlan)
+        return self.approval
 
 
 class ScenarioError(Exception):
