@@ -481,6 +481,26 @@ class Store:
         )
         return proposal.model_copy(update={"status": "expired"})
 
+    async def expire(self, proposal_id: str, *, actor: str = "bot") -> Proposal:
+        """Mark one pending proposal ``expired`` (audited as ``expiry``) if its time is up.
+
+        Returns the proposal as it now stands: a proposal not yet due, or already decided, is
+        returned unchanged, so an early or forged "expire" cannot cancel a live proposal.
+        """
+        now = self._clock()
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    select(t.proposals).where(t.proposals.c.id == proposal_id).with_for_update()
+                )
+            ).first()
+            if row is None:
+                raise NotFoundError(f"no proposal {proposal_id!r}")
+            proposal = Proposal.model_validate(_model_dict(row))
+            if proposal.status != "pending" or now < proposal.expires_at:
+                return proposal
+            return await self._expire(conn, proposal, actor=actor)
+
     async def expire_due_proposals(self) -> list[Proposal]:
         """Mark every pending proposal past its expiry as ``expired`` (audited); return them."""
         now = self._clock()

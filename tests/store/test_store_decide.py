@@ -158,3 +158,16 @@ async def test_proposing_the_same_change_twice_returns_the_first_proposal(store:
     )
     assert again.id == first.id
     assert len(await store.list_proposals(incident_id=first.incident_id)) == 1
+
+
+async def test_expire_acts_only_on_a_due_pending_proposal(store: Store, clock: ManualClock) -> None:
+    proposal = await _proposal(store, ttl_s=60)
+    early = await store.expire(proposal.id)
+    assert early.status == "pending"
+    clock.advance(60)
+    due = await store.expire(proposal.id)
+    assert due.status == "expired"
+    kinds = [a.kind for a in await store.list_audit(incident_id=proposal.incident_id)]
+    assert kinds.count("expiry") == 1
+    assert (await store.expire(proposal.id)).status == "expired"
+    assert [a.kind for a in await store.list_audit()].count("expiry") == 1
