@@ -122,8 +122,13 @@ class IncidentRecords:
             await self.audit(incident_id, "rejection", actor or "unknown", {"refused": message})
             return Verdict("refused", actor, message)
         if decision == "expire":
-            await self.store.expire(proposal_id, actor=BOT)
-            return Verdict("expired", BOT, f"proposal {proposal_id} expired without an answer")
+            # Only a proposal whose time is really up expires; an early "expire" is refused.
+            proposal = await self.store.expire(proposal_id, actor=BOT)
+            if proposal.status == "expired":
+                return Verdict("expired", BOT, f"proposal {proposal_id} expired without an answer")
+            message = f"proposal {proposal_id} is {proposal.status} and not yet due to expire"
+            await self.audit(incident_id, "rejection", actor or "unknown", {"refused": message})
+            return Verdict("refused", actor, message)
         if decision not in ("approve", "reject"):
             await self.audit(
                 incident_id,

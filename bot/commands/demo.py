@@ -11,7 +11,9 @@ import typer
 from rich.console import Console
 
 from bot.agent.types import IncidentOutcome
+from bot.commands.audit import _entries, _verify
 from bot.commands.diagnose import _diagnose, make_decider
+from bot.console.render import timeline_table
 from bot.settings import Settings
 
 console = Console()
@@ -46,11 +48,13 @@ def demo(
     outcome: IncidentOutcome = asyncio.run(
         _diagnose(target, [f"{fault}:{target}"], decide, settings)
     )
-    from bot.commands.audit import print_timeline, verify_chain
-
     console.rule("audit timeline")
-    asyncio.run(print_timeline(settings, outcome.incident_id))
-    asyncio.run(verify_chain(settings))
+    url = settings.resolved_database_url()
+    entries = asyncio.run(_entries(url, outcome.incident_id))
+    console.print(timeline_table(entries))
+    report = asyncio.run(_verify(url))
+    verdict = "[green]intact[/]" if report.ok else f"[red]BROKEN at seq {report.first_bad_seq}[/]"
+    console.print(f"audit chain {verdict}: {report.rows_checked} rows hash-chained")
     if keep:
         console.print(f"files kept in {workdir}")
     else:

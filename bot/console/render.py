@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -10,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from bot.agent.types import IncidentOutcome, Proposal
+from bot.store.models import AuditEntry
 
 _ICONS = {
     "select": "→",
@@ -95,3 +97,17 @@ def render_outcome(console: Console, outcome: IncidentOutcome) -> None:
         )
     grid.add_row("final", f"[bold {colour}]{outcome.final_state.value}[/]")
     console.print(Panel(grid, title="Outcome", border_style=colour))
+
+
+def timeline_table(entries: Sequence[AuditEntry]) -> Table:
+    """An incident's audit entries, oldest first."""
+    table = Table("seq", "at (UTC)", "kind", "actor", "details", show_edge=False)
+    for entry in entries:
+        table.add_row(
+            str(entry.seq),
+            entry.at.strftime("%H:%M:%S"),
+            entry.kind,
+            entry.actor,
+            _short(entry.payload, 90),
+        )
+    return table
