@@ -106,9 +106,8 @@ async def run_scenario(scenario: Scenario, world: World, *, llm: str = "off") ->
 
 
 async def _run(scenario: Scenario, world: World, workdir: Path, llm: str, obs: Observation) -> None:
-    from sandbox.runtime import Sandbox
-
     from bot.agent.run import open_agent
+    from sandbox.runtime import Sandbox
     from tools.platform import platform_for_sandbox
 
     triggers, rejected = scenario_triggers(scenario)

@@ -10,7 +10,7 @@ the answer away.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -236,7 +236,7 @@ class Leaf:
     forbidden: tuple[str, ...] = ()
     escalate: bool = False
     scope: str = "one"  # agent tools: "one" agent, or "any" (the agent or "*")
-    extra_params: dict[str, Any] = field(default_factory=dict)
+    shape: str = ""  # no catalogue fault: the state is written into the world (see SHAPES)
 
 
 MUTATING = (
@@ -274,24 +274,33 @@ LEAVES: list[Leaf] = [
     Leaf("latency.under_provisioned", "latency.under_provisioned", "endpoint", "ModelHighLatency",
          actions=("scale_endpoint",), forbidden=("rollback_to_previous_champion", "recreate_endpoint")),
     Leaf("latency.slow_model", "latency.slow_model", "endpoint", "ModelHighLatency",
-         actions=("rollback_to_previous_champion", "scale_endpoint"),
-         forbidden=("recreate_endpoint",)),
+         forbidden=("recreate_endpoint", "disable_scale_to_zero")),
     Leaf("latency.cold_start", "latency.cold_start", "endpoint", "ModelHighLatency",
          actions=("disable_scale_to_zero",), forbidden=("rollback_to_previous_champion",)),
     Leaf("latency.pipeline_concurrency", "latency.pipeline_concurrency", "endpoint",
-         "ModelHighLatency", actions=("scale_endpoint",),
-         forbidden=("rollback_to_previous_champion", "recreate_endpoint")),
+         "ModelTimeouts", forbidden=("rollback_to_previous_champion", "recreate_endpoint")),
     Leaf("performance.new_version_regression", "performance.new_version_regression", "endpoint",
          "ModelAccuracyDrop", actions=("rollback_to_previous_champion", "set_traffic_split"),
          forbidden=("scale_endpoint", "recreate_endpoint")),
-    Leaf("performance.data_drift", "performance.data_drift", "endpoint", "ModelAccuracyDrop",
-         forbidden=("rollback_to_previous_champion", "scale_endpoint")),
+    Leaf("performance.data_drift", "performance.data_drift", "endpoint", "ModelDataDrift",
+         actions=("set_traffic_split", "rollback_to_previous_champion"),
+         forbidden=("scale_endpoint", "recreate_endpoint")),
+    Leaf("endpoint.update_in_progress", "", "endpoint", "ModelEndpointNotReady",
+         forbidden=("restart_endpoint", "recreate_endpoint", "rollback_to_previous_champion"),
+         shape="updating"),
+    Leaf("endpoint.not_ready", "", "endpoint", "ModelEndpointNotReady",
+         actions=("restart_endpoint",), forbidden=("recreate_endpoint",), shape="not_ready"),
+    Leaf("performance.degraded", "", "endpoint", "ModelAccuracyDrop", escalate=True,
+         forbidden=("scale_endpoint", "recreate_endpoint", "rollback_to_previous_champion"),
+         shape="degraded"),
+    Leaf("latency.high", "", "endpoint", "ModelHighLatency", actions=("scale_endpoint",),
+         forbidden=("recreate_endpoint", "rollback_to_previous_champion"), shape="slow"),
     Leaf("runtime.memory_leak", "runtime.memory_leak", "endpoint", "ModelMemoryGrowth",
          actions=("restart_endpoint",), forbidden=("recreate_endpoint",)),
     Leaf("deploy.version_drift", "deploy.version_drift", "endpoint", "ModelVersionDrift",
          actions=("rollback_to_previous_champion", "set_traffic_split", "restart_endpoint"),
          forbidden=("recreate_endpoint", "scale_endpoint")),
-    Leaf("security.sensitive_logs", "security.sensitive_logs", "endpoint", "ModelSensitiveLogs",
+    Leaf("security.sensitive_logs", "security.sensitive_logs", "endpoint", "ModelSensitiveDataInLogs",
          escalate=True, forbidden=("rollback_to_previous_champion", "scale_endpoint")),
     Leaf("cost.overrun", "cost.overrun", "endpoint", "ModelCostOverrun",
          actions=("scale_endpoint",), forbidden=("recreate_endpoint", "rollback_to_previous_champion")),
@@ -401,8 +410,54 @@ def leaf_world(leaf: Leaf, seed: int) -> tuple[str, dict[str, Any]]:
     """A neutral estate with ``leaf``'s fault on one of its endpoints or agents."""
     eps, agents, world = estate(seed, endpoints=2, agents=3 + seed % 2)
     target = eps[0].name if leaf.kind == "endpoint" else agents[0]
+    if leaf.shape:
+        SHAPES[leaf.shape](world, target, seed)
+        return target, {"base": "empty", **world}
     world = {"base": "empty", **world, "faults": [{"id": leaf.fault, "target": target}]}
     return target, world
+
+
+def _updating(world: dict[str, Any], target: str, seed: int) -> None:
+    ep = next(e for e in world["endpoints"] if e["name"] == target)
+    ep["config_update"] = "IN_PROGRESS"
+    ep["pending_config"] = ep["config"]
+    ep["updated_minutes_ago"] = 4 + seed % 8
+    world["events"].append(
+        {
+            "minutes_ago": ep["updated_minutes_ago"],
+            "type": "endpoint_updated",
+            "resource": target,
+            "details": {"status": "started"},
+        }
+    )
+
+
+def _not_ready(world: dict[str, Any], target: str, seed: int) -> None:
+    ep = next(e for e in world["endpoints"] if e["name"] == target)
+    ep["ready"] = "NOT_READY"
+    entity = ep["config"]["served_entities"][0]
+    entity["deployment"] = "DEPLOYMENT_RECOVERING"
+    entity["deployment_state_message"] = (
+        f"Container restarting after a node failure (attempt {2 + seed % 3})."
+    )
+
+
+def _degraded(world: dict[str, Any], target: str, seed: int) -> None:
+    world.setdefault("metrics", {})[target] = {
+        "accuracy": round(0.70 + 0.01 * (seed % 5), 3),
+        "accuracy_trend": "sudden_drop",
+    }
+
+
+def _slow(world: dict[str, Any], target: str, seed: int) -> None:
+    world.setdefault("metrics", {})[target] = {
+        "latency_p50_ms": 700.0 + 10 * seed % 50,
+        "latency_p95_ms": 1800.0 + 20 * (seed % 10),
+        "latency_p99_ms": 2900.0 + 30 * (seed % 10),
+    }
+
+
+SHAPES = {"updating": _updating, "not_ready": _not_ready, "degraded": _degraded, "slow": _slow}
 
 
 def expected_for(leaf: Leaf, target: str, **over: Any) -> dict[str, Any]:
