@@ -17,13 +17,11 @@ _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 
 
 def agent_status(world: World, agent: Agent) -> str:
-    """``down`` when the process is down or nothing answers, ``degraded`` when requests fail or
-    fall back more than the SLO allows, else ``ok``."""
+    """``down`` when the agent's process is down, ``degraded`` when requests fail or fall back
+    more than the SLO allows (a provider outage degrades every agent), else ``ok``."""
     if not agent.process_up:
         return "down"
     values = slis(world, agent.name)
-    if (values["error_rate"] or 0) >= 0.99:
-        return "down"
     if (values["error_rate"] or 0) > SLO["error_rate"] or (values["fallback_rate"] or 0) > SLO[
         "fallback_rate"
     ]:
