@@ -10,15 +10,15 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.runtime import open_platform
 from bot.settings import Settings
 from tools.catalog import catalogue, run_tool
 from tools.clients.errors import NotFound, UpstreamError
-from tools.platform import Platform
+from tools.platform import Platform, build_platform, platform_for_sandbox
 from tools.result import ToolResult, ToolStatus
 
 TargetKind = Literal["endpoint", "agent", "model"]
@@ -32,6 +32,7 @@ class CheckReport:
     kind: TargetKind
     reason: str
     results: list[ToolResult]
+    skipped: list[str]
 
 
 async def _is_agent(platform: Platform, target: str) -> bool:
@@ -111,13 +112,11 @@ async def check_target(platform: Platform, target: str) -> CheckReport:
     """Classify ``target`` and run every relevant read-only tool concurrently."""
     kind, reason = await classify(platform, target)
     known = catalogue()
-    calls = [
-        (name, params)
-        for name, params in await plan(platform, target, kind)
-        if name in known and known[name].kind == "read"
-    ]
+    planned = await plan(platform, target, kind)
+    calls = [(n, p) for n, p in planned if n in known and known[n].kind == "read"]
+    skipped = [n for n, _ in planned if n not in known]
     results = await asyncio.gather(*(run_tool(platform, name, params) for name, params in calls))
-    return CheckReport(target, kind, reason, list(results))
+    return CheckReport(target, kind, reason, list(results), skipped)
 
 
 def render(console: Console, report: CheckReport) -> None:
@@ -133,11 +132,23 @@ def render(console: Console, report: CheckReport) -> None:
         requests = "\n".join(r.as_curl() for r in result.requests)
         table.add_row(result.tool, f"[{style}]{result.status.value}[/]", summary, requests)
     console.print(table)
+    if report.skipped:
+        console.print(f"[yellow]not in this build's catalogue: {', '.join(report.skipped)}[/]")
 
 
 async def _check(settings: Settings, target: str, faults: list[str]) -> CheckReport:
-    async with open_platform(settings, faults) as handle:
-        return await check_target(handle.platform, target)
+    if settings.platform == "remote":
+        if faults:
+            raise typer.BadParameter("--fault needs the embedded sandbox (PLATFORM=sandbox)")
+        async with httpx.AsyncClient() as http:
+            return await check_target(build_platform(settings, http), target)
+    from sandbox.runtime import Sandbox
+
+    sandbox = await Sandbox.start(workdir=settings.state_dir / "sandbox-check")
+    for spec in faults:
+        fault, _, fault_target = spec.partition(":")
+        await sandbox.inject(fault, fault_target or None)
+    return await check_target(platform_for_sandbox(sandbox), target)
 
 
 def check(
