@@ -1,0 +1,134 @@
+"""`slis`: the service-level indicators of an endpoint or agent over a window, from Prometheus.
+
+Every SLI is one query of ``tools/sli_queries.yaml``, all run concurrently under the adapter's
+deadline. An SLI with no series is ``None`` and listed in ``missing``; nothing is ever estimated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from tools.catalog import Finding, tool
+from tools.clients.errors import UpstreamError
+from tools.platform import Platform
+from tools.result import ToolStatus
+from tools.sli_queries import LABEL_SLIS
+
+NUMERIC_SLIS: tuple[str, ...] = (
+    "error_rate",
+    "rate_401",
+    "rate_403",
+    "rate_404",
+    "rate_429",
+    "rate_5xx",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "request_rate_per_min",
+    "null_rate",
+    "fallback_rate",
+    "accuracy",
+    "accuracy_baseline",
+    "input_psi",
+    "memory_mb",
+    "memory_growth_mb_per_hour",
+    "burn_rate_1h",
+    "cost_per_hour_usd",
+    "cost_budget_per_hour_usd",
+)
+
+
+class SlisParams(BaseModel):
+    target: str = Field(min_length=1, description="endpoint or agent name")
+    window_minutes: int = Field(30, ge=1, le=7 * 24 * 60)
+
+
+class SlisEvidence(BaseModel):
+    error_rate: float | None = None
+    rate_401: float | None = None
+    rate_403: float | None = None
+    rate_404: float | None = None
+    rate_429: float | None = None
+    rate_5xx: float | None = None
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    latency_p99_ms: float | None = None
+    request_rate_per_min: float | None = None
+    null_rate: float | None = None
+    fallback_rate: float | None = None
+    accuracy: float | None = None
+    accuracy_baseline: float | None = None
+    accuracy_drop: float | None = Field(None, description="accuracy_baseline - accuracy")
+    accuracy_trend: str | None = Field(None, description="stable / sudden_drop / gradual_decline")
+    input_psi: float | None = None
+    memory_mb: float | None = None
+    memory_growth_mb_per_hour: float | None = None
+    burn_rate_1h: float | None = None
+    cost_per_hour_usd: float | None = None
+    cost_budget_per_hour_usd: float | None = None
+    deployed_version: str | None = None
+    expected_version: str | None = None
+    missing: list[str] = Field(default_factory=list, description="SLIs with no series")
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f}%"
+
+
+def _num(value: float | None, unit: str) -> str:
+    return "n/a" if value is None else f"{value:.0f}{unit}"
+
+
+@tool("slis", kind="read", params=SlisParams, evidence=SlisEvidence)
+async def slis(platform: Platform, params: SlisParams) -> Finding:
+    """Error rates, latency, traffic, accuracy, drift, memory, cost and versions of a target."""
+    metrics = platform.metrics
+    target, window = params.target, params.window_minutes
+    numeric = [metrics.sli(name, target, window) for name in NUMERIC_SLIS]
+    labelled = [metrics.sli_label(name, target, window) for name in LABEL_SLIS]
+    answers = await asyncio.gather(*numeric, *labelled, return_exceptions=True)
+    names = [*NUMERIC_SLIS, *LABEL_SLIS]
+
+    values: dict[str, Any] = {}
+    failures: list[tuple[str, BaseException]] = []
+    for name, answer in zip(names, answers, strict=True):
+        if isinstance(answer, UpstreamError):
+            failures.append((name, answer))
+            values[name] = None
+        elif isinstance(answer, BaseException):
+            raise answer  # a bug, not an upstream problem: let the runner's caller see it
+        else:
+            values[name] = answer
+    missing = [name for name in names if values[name] is None and name not in dict(failures)]
+    if values["accuracy"] is not None and values["accuracy_baseline"] is not None:
+        values["accuracy_drop"] = round(values["accuracy_baseline"] - values["accuracy"], 6)
+    evidence = SlisEvidence(**values, missing=missing)
+
+    if failures:
+        first = failures[0][1]
+        reason = first.reason if isinstance(first, UpstreamError) else str(first)
+        failed = ", ".join(name for name, _ in failures)
+        return Finding(
+            ToolStatus.ERROR,
+            f"Prometheus did not answer for {target}: {reason}",
+            evidence,
+            f"{len(failures)} of {len(names)} SLI queries failed ({failed}); first: {reason}",
+        )
+    if len(missing) == len(names):
+        return Finding(
+            ToolStatus.NO_DATA,
+            f"Prometheus has no series for {target!r} in the last {window} min",
+            evidence,
+        )
+    summary = (
+        f"{target} over {window} min: error rate {_pct(evidence.error_rate)}, "
+        f"p95 {_num(evidence.latency_p95_ms, ' ms')}, "
+        f"{_num(evidence.request_rate_per_min, ' req/min')}, "
+        f"accuracy {'n/a' if evidence.accuracy is None else f'{evidence.accuracy:.2f}'}"
+    )
+    if evidence.deployed_version is not None:
+        summary += f", deployed v{evidence.deployed_version}"
+    return Finding(ToolStatus.OK, summary, evidence)
