@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -27,21 +28,30 @@ UNREACHABLE_REGISTRY = "http://127.0.0.1:9"
 class Sandbox:
     """One running sandbox. Build it with :meth:`start`."""
 
-    def __init__(self, app: FastAPI, state: SandboxState, workdir: Path) -> None:
+    def __init__(
+        self, app: FastAPI, state: SandboxState, workdir: Path, *, owns_workdir: bool = False
+    ) -> None:
         self.app = app
         self.state = state
         self.workdir = workdir
+        self._owns_workdir = owns_workdir
 
     @classmethod
     async def start(cls, world: World | None = None, workdir: Path | None = None) -> Sandbox:
         """Seed an MLflow registry in ``workdir`` (a temporary directory by default) from
         ``world`` (the default world by default) and build the app."""
         world = world or default_world()
+        owns = workdir is None
         workdir = workdir or Path(tempfile.mkdtemp(prefix="model-incident-sandbox-"))
         registry_dir = workdir / "registry"
         uri = await asyncio.to_thread(seed_registry, world, registry_dir)
         state = SandboxState(world=world, registry_dir=registry_dir, tracking_uri=uri)
-        return cls(create_app(state), state, workdir)
+        return cls(create_app(state), state, workdir, owns_workdir=owns)
+
+    async def close(self) -> None:
+        """Release the sandbox: a temporary workdir it created is removed (a given one is kept)."""
+        if self._owns_workdir:
+            await asyncio.to_thread(shutil.rmtree, self.workdir, True)
 
     @property
     def world(self) -> World:

@@ -56,3 +56,11 @@ async def test_registry_outage_points_clients_nowhere(sandbox: Sandbox) -> None:
     world.outages.registry = "down"
     await sandbox.set_world(world)
     assert sandbox.tracking_uri == UNREACHABLE_REGISTRY
+
+
+async def test_close_removes_only_a_temporary_workdir(sandbox: Sandbox) -> None:
+    temporary = await Sandbox.start()
+    await temporary.close()
+    await sandbox.close()
+    assert not temporary.workdir.exists()
+    assert sandbox.workdir.exists()
