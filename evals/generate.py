@@ -304,24 +304,27 @@ LEAVES: list[Leaf] = [
          escalate=True, forbidden=("rollback_to_previous_champion", "scale_endpoint")),
     Leaf("cost.overrun", "cost.overrun", "endpoint", "ModelCostOverrun",
          actions=("scale_endpoint",), forbidden=("recreate_endpoint", "rollback_to_previous_champion")),
-    Leaf("provider.invalid_key", "provider.invalid_key", "agent", "AgentAuthErrors",
+    Leaf("provider.invalid_key", "provider.invalid_key", "agent", "ProviderAuthFailing",
          actions=("restart_gateway",), scope="any",
          forbidden=("set_rollout_percentage", "rollback_to_previous_champion")),
-    Leaf("provider.forbidden", "provider.forbidden", "agent", "AgentAuthErrors", escalate=True,
-         forbidden=("restart_gateway", "set_rollout_percentage")),
-    Leaf("provider.rate_limited", "provider.rate_limited", "agent", "AgentRateLimited",
+    Leaf("provider.forbidden", "provider.forbidden", "agent", "ProviderAuthFailing",
+         actions=("restart_gateway",), escalate=True, forbidden=("set_rollout_percentage",)),
+    Leaf("provider.rate_limited", "provider.rate_limited", "agent", "ProviderRateLimited",
          actions=("enable_fallback", "switch_agent_to_baseline", "set_rollout_percentage"),
          scope="any", forbidden=("restart_gateway", "scale_endpoint")),
     Leaf("provider.finetuned_model_gone", "provider.finetuned_model_gone", "agent",
-         "AgentModelNotFound",
+         "AgentModelUnavailable",
          actions=("switch_agent_to_baseline", "set_rollout_percentage", "enable_fallback"),
          scope="any", forbidden=("restart_gateway",)),
-    Leaf("agent.fallback_disabled", "agent.fallback_disabled", "agent", "AgentErrorRateHigh",
+    Leaf("agent.fallback_disabled", "agent.fallback_disabled", "agent", "AgentHighErrorRate",
          actions=("enable_fallback", "switch_agent_to_baseline", "set_rollout_percentage"),
          scope="any", forbidden=("restart_gateway",)),
-    Leaf("agent.all_down", "agent.all_down", "agent", "AgentsDown",
-         actions=("restart_gateway",), scope="any", escalate=False,
+    Leaf("agent.all_down", "agent.all_down", "agent", "AgentHealthCheckFailing",
+         actions=("restart_gateway", "switch_agent_to_baseline"), scope="any",
          forbidden=("set_rollout_percentage",)),
+    Leaf("agent.fallback_failing", "", "agent", "AgentHighErrorRate",
+         actions=("switch_agent_to_baseline",), scope="any", forbidden=("restart_gateway",),
+         shape="fallback_failing"),
 ]  # fmt: skip
 LEAF_BY_ID = {leaf.leaf: leaf for leaf in LEAVES}
 
@@ -457,7 +460,30 @@ def _slow(world: dict[str, Any], target: str, seed: int) -> None:
     }
 
 
-SHAPES = {"updating": _updating, "not_ready": _not_ready, "degraded": _degraded, "slow": _slow}
+def _fallback_failing(world: dict[str, Any], target: str, seed: int) -> None:
+    # The fine-tuned model of ``target`` is gone and its baseline is not served either.
+    agent = next(a for a in world["agents"] if a["name"] == target)
+    agent["baseline_model"] = f"open-mistral-7b-{2400 + seed % 7}"
+    models = world["provider"]["available_models"]
+    world["provider"]["available_models"] = [m for m in models if m != agent["finetuned_model"]]
+    world["logs"].append(
+        {
+            "minutes_ago": 4,
+            "level": "ERROR",
+            "source": target,
+            "message": f"404 Invalid model: {agent['finetuned_model']}; "
+            f"fallback failed: 404 Invalid model: {agent['baseline_model']}",
+        }
+    )
+
+
+SHAPES = {
+    "fallback_failing": _fallback_failing,
+    "updating": _updating,
+    "not_ready": _not_ready,
+    "degraded": _degraded,
+    "slow": _slow,
+}
 
 
 def expected_for(leaf: Leaf, target: str, **over: Any) -> dict[str, Any]:
@@ -514,7 +540,7 @@ def build_distractors() -> None:
         add(f"distractor-latency-in-429-storm-{k}", "distractor",
             "p95 latency far above SLO while the provider answers 429; latency is an impact",
             trigger_for("AgentHighLatency", "agent", target, 120 + k, use_alert=k % 2 == 1),
-            world, expected_for(leaf, target, forbidden_actions=[
+            world, expected_for(leaf, target, impacted=["agent.latency_spike"], forbidden_actions=[
                 "restart_gateway", "scale_endpoint", "rollback_to_previous_champion"]))  # fmt: skip
     # A second endpoint is broken too, but the alert is about this one.
     pairs = [("endpoint.deleted", "latency.slow_model"), ("latency.cold_start", "schema.floats"),
@@ -604,7 +630,7 @@ def build_no_fault() -> None:
                 "minutes_ago": 30, "type": "deploy", "resource": target, "actor": "ci-bot",
                 "details": {"change": "dashboard labels renamed"}}]  # fmt: skip
             notes = "a routine deploy 30 min ago; nothing is wrong"
-        alertname = "AgentErrorRateHigh" if on_agent else "ModelHighLatency"
+        alertname = "AgentHighErrorRate" if on_agent else "ModelHighLatency"
         add(f"no-fault-{k}", "no_fault", notes,
             trigger_for(alertname, kind, target, 400 + k, use_alert=k % 2 == 0), world,
             {"root_causes": [], "acceptable_actions": [], "forbidden_actions": NO_CHANGE,
@@ -637,7 +663,7 @@ def build_escalation() -> None:
                                       "burn_rate_1h": 180.0 + 20 * j}}}  # fmt: skip
         add(f"escalation-unexplained-errors-{j}", "escalation",
             "5xx far above SLO while status, config, schema, load and provider all look fine",
-            trigger_for("AgentErrorRateHigh" if on_agent else "ModelErrorRateHigh",
+            trigger_for("AgentHighErrorRate" if on_agent else "ModelErrorRateHigh",
                         "agent" if on_agent else "endpoint", target, 520 + j, use_alert=True),
             world, {"root_causes": [], "acceptable_actions": [], "forbidden_actions": NO_CHANGE,
                     "escalate": True})  # fmt: skip
