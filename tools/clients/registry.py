@@ -11,10 +11,13 @@ classes need numpy, which the bot does not install.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -96,6 +99,31 @@ class RegistryAPI(Protocol):
     async def set_alias(self, name: str, alias: str, version: str) -> None: ...
 
 
+def _in_daemon_thread(fn: Callable[[], T]) -> asyncio.Future[T]:
+    """Run ``fn`` in a daemon thread. Not ``asyncio.to_thread``: MLflow's REST client retries a
+    dead server for minutes, and the default executor's threads are joined when the event loop
+    closes, so one abandoned call would hold up shutdown long after we stopped waiting for it."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(outcome: Callable[[], None]) -> None:
+        if not future.done():  # cancelled by the deadline: nobody is waiting any more
+            outcome()
+
+    def work() -> None:
+        try:
+            result = fn()
+        except BaseException as exc:
+            done: Callable[[], None] = partial(future.set_exception, exc)
+        else:
+            done = partial(future.set_result, result)
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(settle, done)
+
+    threading.Thread(target=work, name="mlflow-call", daemon=True).start()
+    return future
+
+
 def _version_info(mv: Any) -> ModelVersionInfo:
     return ModelVersionInfo(
         name=mv.name,
@@ -149,7 +177,7 @@ class MlflowRegistry:
         started = time.perf_counter()
         try:
             result = await asyncio.wait_for(
-                asyncio.to_thread(lambda: fn(self._mlflow())), timeout=self._timeout_s
+                _in_daemon_thread(lambda: fn(self._mlflow())), timeout=self._timeout_s
             )
         except TimeoutError:
             rec.error = f"no answer within {self._timeout_s:g} s"
