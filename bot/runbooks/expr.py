@@ -201,6 +201,17 @@ def _piece(text: str, node: ast.AST) -> str:
 
 
 def _check_node(text: str, node: ast.AST) -> None:
+    # Operators have no source position of their own: name the whole operation instead.
+    ops: list[ast.AST] = []
+    if isinstance(node, ast.BinOp | ast.UnaryOp | ast.BoolOp):
+        ops = [node.op]
+    elif isinstance(node, ast.Compare):
+        ops = list(node.ops)
+    for op in ops:
+        if not isinstance(op, _ALLOWED_NODES):
+            raise ExprError(
+                text, _piece(text, node), f"operator {type(op).__name__} is not allowed"
+            )
     if not isinstance(node, _ALLOWED_NODES):
         raise ExprError(text, _piece(text, node), f"{type(node).__name__} is not allowed")
     if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
