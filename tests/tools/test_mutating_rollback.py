@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sandbox.default_world import default_world
+from sandbox.world import World
 from tools.catalog import run_tool
-from tools.platform import Platform
+from tools.platform import Platform, platform_for_sandbox
 from tools.result import ToolStatus
 
 ENDPOINT = "sentiment-endpoint"
@@ -77,11 +80,19 @@ async def test_rollback_refuses_unknown_versions_and_models(platform: Platform) 
 
 
 async def test_rollback_refuses_when_there_is_no_previous_champion(
-    platform: Platform, sandbox: Any
+    sandbox_factory: Callable[[World], Awaitable[Any]],
 ) -> None:
-    world = sandbox.world.model_copy(deep=True)
-    world.events = [e for e in world.events if e.resource != "main.ml.churn_model"]
-    await sandbox.set_world(world)
+    # churn_model with one version only: nothing was ever champion before it.
+    raw = default_world().model_dump()
+    churn = next(m for m in raw["models"] if m["name"] == "main.ml.churn_model")
+    churn["versions"] = churn["versions"][:1]
+    churn["aliases"] = {"champion": "1"}
+    scorer = next(e for e in raw["endpoints"] if e["name"] == "churn-scorer")
+    scorer["config"] = {
+        "served_entities": [{"entity_name": "main.ml.churn_model", "entity_version": "1"}]
+    }
+    raw["events"] = [e for e in raw["events"] if e["resource"] != "main.ml.churn_model"]
+    platform = platform_for_sandbox(await sandbox_factory(World.model_validate(raw)))
     result = await run_tool(
         platform,
         "rollback_to_previous_champion",
@@ -95,7 +106,7 @@ async def test_rollback_refuses_when_there_is_no_previous_champion(
     assert result.status is ToolStatus.ERROR and "to_version" in (result.error or "")
     assert (
         await platform.registry.version_by_alias("main.ml.churn_model", "champion")
-    ).version == "2"
+    ).version == "1"
 
 
 async def test_failed_serving_update_restores_the_alias(platform: Platform, sandbox: Any) -> None:

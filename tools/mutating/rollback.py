@@ -18,6 +18,7 @@ from tools.clients.errors import NotFound, UpstreamError
 from tools.mutating.base import MutationEvidence, MutationParams, Refused, change, refusal, step_key
 from tools.mutating.serving import config_state, entity_for_version, read_endpoint
 from tools.platform import Platform
+from tools.readonly.registry import previous_champion as registry_previous_champion
 from tools.result import ToolStatus
 
 CHAMPION = "champion"
@@ -89,6 +90,11 @@ async def rollback_to_previous_champion(platform: Platform, params: RollbackPara
     to_version = params.to_version or aliases.get(rollback_marker(params.idempotency_key))
     if to_version is None:
         to_version = await previous_champion(platform, params.model, champion)
+    if to_version is None:
+        # No alias history: the same rule `registry_versions` reports (tags, then accuracy).
+        known = await platform.registry.search_versions(params.model)
+        earlier = registry_previous_champion(known, champion)
+        to_version = earlier.version if earlier else None
     if to_version is None:
         return refusal(
             Refused("to_version", f"{params.model} has no previous champion (champion: {champion})")
