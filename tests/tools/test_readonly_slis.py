@@ -1,0 +1,75 @@
+"""`slis` against the sandbox: healthy targets, faults, missing series and Prometheus outages."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from sandbox.runtime import Sandbox
+from sandbox.world import MetricPins
+from tools.catalog import run_tool
+from tools.platform import SANDBOX_TIMEOUT_S
+from tools.sli_queries import load_queries
+
+
+async def test_healthy_endpoint(platform: Any) -> None:
+    result = await run_tool(platform, "slis", {"target": "sentiment-endpoint"})
+    assert result.status == "ok", result.error
+    ev = result.evidence
+    assert ev["error_rate"] < 0.01 and ev["latency_p95_ms"] > 0
+    assert ev["deployed_version"] == ev["expected_version"] == "4"
+    assert ev["accuracy_trend"] == "stable" and ev["missing"] == []
+    assert ev["accuracy_drop"] == pytest.approx(ev["accuracy_baseline"] - ev["accuracy"])
+    # Every SLI is one recorded, re-runnable query.
+    assert len(result.requests) == len(load_queries())
+    assert all(r.params["query"] for r in result.requests)
+
+
+async def test_rate_limited_provider_shows_as_429s_on_an_agent(
+    sandbox: Sandbox, platform: Any
+) -> None:
+    await sandbox.inject("provider.rate_limited")
+    ev = (await run_tool(platform, "slis", {"target": "qa_agent"})).evidence
+    assert ev["rate_429"] > 0
+
+
+async def test_version_drift(sandbox: Sandbox, platform: Any) -> None:
+    await sandbox.inject("deploy.version_drift", "sentiment-endpoint")
+    ev = (await run_tool(platform, "slis", {"target": "sentiment-endpoint"})).evidence
+    assert ev["deployed_version"] != ev["expected_version"]
+
+
+async def test_no_series_is_no_data_not_zero(sandbox: Sandbox, platform: Any) -> None:
+    world = sandbox.world.model_copy(deep=True)
+    world.metrics["sentiment-endpoint"] = MetricPins(missing=True)
+    await sandbox.set_world(world)
+    result = await run_tool(platform, "slis", {"target": "sentiment-endpoint"})
+    assert result.status == "no_data"
+    assert result.evidence["error_rate"] is None
+    assert "error_rate" in result.evidence["missing"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("down", "HTTP 503"),
+        ("error", "too many samples"),
+        ("garbage", "not JSON"),
+        ("slow", f"no answer within {SANDBOX_TIMEOUT_S:g} s"),
+    ],
+)
+async def test_prometheus_outage_is_an_error_naming_the_request(
+    outage: Callable[..., Awaitable[None]], platform: Any, mode: str, reason: str
+) -> None:
+    await outage(prometheus=mode)
+    started = time.perf_counter()
+    result = await run_tool(platform, "slis", {"target": "sentiment-endpoint"})
+    assert time.perf_counter() - started < SANDBOX_TIMEOUT_S * 3
+    assert result.status == "error"
+    assert reason in (result.error or "")
+    assert "/prometheus/api/v1/query" in (result.error or "")
+    assert result.evidence["error_rate"] is None  # nothing made up
+    assert all(r.error for r in result.requests)
