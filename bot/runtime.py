@@ -36,7 +36,7 @@ async def open_platform(
         sandbox = await Sandbox.start(workdir=settings.state_dir / "sandbox")
         for spec in faults:
             fault, target = parse_fault(spec)
-            sandbox.inject(fault, target)
+            await sandbox.inject(fault, target)
         try:
             yield PlatformHandle(platform_for_sandbox(sandbox), sandbox)
         finally:

@@ -19,7 +19,7 @@ from bot.settings import Settings
 console = Console()
 
 DEMO_TARGET = "sentiment-endpoint"
-DEMO_FAULT = "quality.regression_new_version"
+DEMO_FAULT = "performance.new_version_regression"
 DEMO_APPROVER = "demo-approver"
 
 
