@@ -10,10 +10,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    """Validated configuration. Build it once (``Settings()``) and pass it down; no module reads env vars.
+    """Validated configuration. Build it once (``Settings()``) and pass it down; no module
+    reads environment variables.
 
-    ``platform="sandbox"`` (the default) runs every adapter against the embedded local platform, so the
-    bot works with no cloud account, no Slack workspace and no API key.
+    ``platform="sandbox"`` (the default) runs every adapter against the embedded local platform, so
+    the bot works with no cloud account, no Slack workspace and no API key.
     """
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)

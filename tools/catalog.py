@@ -1,6 +1,7 @@
-"""The catalogue of tools: each tool is an async function registered with its parameter and evidence
-models, so runbooks can name tools, lint can check predicates against evidence fields, and every call
-goes through one runner that records requests, times the call and turns failures into data."""
+"""The catalogue of tools: each tool is an async function registered with its parameter and
+evidence models, so runbooks can name tools, lint can check predicates against evidence fields,
+and every call goes through one runner that records requests, times it and turns failures into data.
+"""
 
 from __future__ import annotations
 
@@ -48,7 +49,9 @@ _CATALOGUE: dict[str, ToolSpec] = {}
 
 def tool(
     name: str, *, kind: ToolKind, params: type[P], evidence: type[BaseModel]
-) -> Callable[[Callable[[Platform, P], Awaitable[Finding]]], Callable[[Platform, P], Awaitable[Finding]]]:
+) -> Callable[
+    [Callable[[Platform, P], Awaitable[Finding]]], Callable[[Platform, P], Awaitable[Finding]]
+]:
     """Register a tool body under ``name``. The docstring's first line is its description."""
 
     def register(
@@ -64,8 +67,8 @@ def tool(
 
 
 def catalogue() -> dict[str, ToolSpec]:
-    """All registered tools by name (importing ``tools.readonly`` and ``tools.mutating`` fills it)."""
-    import tools.mutating  # noqa: F401  (registration side effect)
+    """All registered tools by name (importing the tool packages registers them)."""
+    import tools.mutating
     import tools.readonly  # noqa: F401
 
     return dict(_CATALOGUE)
@@ -87,7 +90,8 @@ async def run_tool(platform: Platform, name: str, params: dict[str, Any]) -> Too
         parsed = spec.params.model_validate(params)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'params'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or 'params'}: {err['msg']}"
+            for err in exc.errors()
         )
         return ToolResult(
             tool=name,
@@ -100,7 +104,9 @@ async def run_tool(platform: Platform, name: str, params: dict[str, Any]) -> Too
         try:
             finding = await spec.body(platform, parsed)
         except UpstreamError as exc:
-            finding = Finding(ToolStatus.ERROR, f"could not get an answer: {exc.reason}", None, exc.reason)
+            finding = Finding(
+                ToolStatus.ERROR, f"could not get an answer: {exc.reason}", None, exc.reason
+            )
     return ToolResult(
         tool=name,
         params=parsed.model_dump(mode="json"),

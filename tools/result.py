@@ -38,7 +38,12 @@ class RequestRecord(BaseModel):
             url = f"{url}?{urlencode(self.params)}"
         parts = ["curl", "-sS", "-X", self.method, shlex.quote(url)]
         if self.body is not None:
-            parts += ["-H", "'Content-Type: application/json'", "-d", shlex.quote(json.dumps(self.body))]
+            parts += [
+                "-H",
+                "'Content-Type: application/json'",
+                "-d",
+                shlex.quote(json.dumps(self.body)),
+            ]
         return " ".join(parts)
 
 

@@ -51,7 +51,7 @@ def demo(
     console.rule("audit timeline")
     url = settings.resolved_database_url()
     entries = asyncio.run(_entries(url, outcome.incident_id))
-    console.print(timeline_table(entries))
+    Console(width=max(console.width, 150)).print(timeline_table(entries))
     report = asyncio.run(_verify(url))
     verdict = "[green]intact[/]" if report.ok else f"[red]BROKEN at seq {report.first_bad_seq}[/]"
     console.print(f"audit chain {verdict}: {report.rows_checked} rows hash-chained")

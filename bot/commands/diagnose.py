@@ -60,6 +60,11 @@ def make_decider(
     return decide
 
 
+def verify_wait_cap(settings: Settings) -> float:
+    """The sandbox applies changes at once; a real platform needs the runbook's settle time."""
+    return 1.0 if settings.platform == "sandbox" else 600.0
+
+
 async def _step(step: dict[str, Any]) -> None:
     render_step(console, step)
 

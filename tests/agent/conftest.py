@@ -51,7 +51,9 @@ def open_incident_agent(
     return factory
 
 
-def answer(decision: DecisionKind, actor: str = APPROVER) -> Callable[[Proposal], Awaitable[Decision]]:
+def answer(
+    decision: DecisionKind, actor: str = APPROVER
+) -> Callable[[Proposal], Awaitable[Decision]]:
     async def decide(proposal: Proposal) -> Decision:
         return Decision(proposal_id=proposal.proposal_id, decision=decision, actor=actor)
 

@@ -1,4 +1,5 @@
-"""One way to make an upstream HTTP call: deadline, bounded retries, a recorded request, typed errors."""
+"""One way to make an upstream HTTP call: deadline, bounded retries, recorded request, typed
+errors."""
 
 from __future__ import annotations
 
@@ -92,7 +93,9 @@ async def request_json(
         except httpx.TransportError as exc:
             if attempt < retries and time.perf_counter() < deadline:
                 attempt += 1
-                await asyncio.sleep(min(0.05 * 2**attempt, max(0.0, deadline - time.perf_counter())))
+                await asyncio.sleep(
+                    min(0.05 * 2**attempt, max(0.0, deadline - time.perf_counter()))
+                )
                 continue
             rec.duration_ms = (time.perf_counter() - started) * 1000
             rec.error = f"connection failed: {type(exc).__name__}: {exc}"
