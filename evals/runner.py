@@ -78,14 +78,27 @@ def _check_trigger(scenario: Scenario, path: Path) -> None:
         raise ScenarioError(path, "trigger.alertmanager", "no firing alert names a target")
 
 
-def run_one(path: str, llm: str) -> dict[str, Any]:
-    """Worker entry point: run and score one scenario file; returns the result as JSON data."""
+# Scenarios a worker runs at once. Much of a scenario is waiting (SQLite, MLflow, timeouts of
+# simulated outages), so a few concurrent scenarios per process keep both cores busy.
+PER_WORKER = 4
+
+
+async def _run_and_score(path: str, llm: str) -> dict[str, Any]:
     from evals.drive import run_scenario
 
     scenario = parse_scenario(Path(path))
     world = build_world(scenario, path)
-    obs: Observation = asyncio.run(run_scenario(scenario, world, llm=llm))
+    obs: Observation = await run_scenario(scenario, world, llm=llm)
     return score(scenario, obs, path).model_dump(mode="json")
+
+
+def run_batch(paths: list[str], llm: str) -> list[dict[str, Any]]:
+    """Worker entry point: run and score some scenario files concurrently, as JSON data."""
+
+    async def batch() -> list[dict[str, Any]]:
+        return list(await asyncio.gather(*(_run_and_score(p, llm) for p in paths)))
+
+    return asyncio.run(batch())
 
 
 def run_all(
@@ -97,21 +110,25 @@ def run_all(
 ) -> list[ScenarioResult]:
     """Run scenarios in a pool of ``workers`` processes (default: one per CPU)."""
     workers = max(1, workers or os.cpu_count() or 1)
+    paths = [str(item.path) for item in scenarios]
+    batches = [paths[i : i + PER_WORKER] for i in range(0, len(paths), PER_WORKER)]
     results: list[ScenarioResult] = []
-    if workers == 1:
-        for item in scenarios:
-            result = ScenarioResult.model_validate(run_one(str(item.path), llm))
+
+    def collect(docs: list[dict[str, Any]]) -> None:
+        for doc in docs:
+            result = ScenarioResult.model_validate(doc)
             results.append(result)
             if on_done:
                 on_done(result)
+
+    if workers == 1:
+        for paths_ in batches:
+            collect(run_batch(paths_, llm))
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(run_one, str(item.path), llm) for item in scenarios]
+            futures = [pool.submit(run_batch, b, llm) for b in batches]
             for future in as_completed(futures):
-                result = ScenarioResult.model_validate(future.result())
-                results.append(result)
-                if on_done:
-                    on_done(result)
+                collect(future.result())
     order = {str(item.path): i for i, item in enumerate(scenarios)}
     return sorted(results, key=lambda r: order.get(r.path, 0))
 
