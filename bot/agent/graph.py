@@ -245,73 +245,71 @@ def build_graph(deps: AgentDeps) -> StateGraph[IncidentState]:
         return update
 
     async def plan(state: IncidentState) -> IncidentState:
-        """Pick the next remedy option of the first unfinished cause; advice and escalation are
-        recorded here, actions go on to ``propose``."""
+        """Pick the next remedy option of each unfinished cause, in order: advice is recorded and
+        the next cause considered; an escalation ends the incident; an action goes to ``propose``.
+        """
         runbook = deps.runbooks.by_id[state["runbook"] or ""]
         plans = [CausePlan(**p) for p in state.get("plans", [])]
         steps = list(state.get("steps", []))
+        advice = list(state.get("advice", []))
         scratch: IncidentState = {**state, "steps": steps}
-        update: IncidentState = {"plans": plans, "steps": steps, "pending": None}
+        update: IncidentState = {
+            "plans": plans,
+            "steps": steps,
+            "advice": advice,
+            "pending": None,
+            "cursor": None,
+        }
+
+        async def escalate(to: str, reason: str, node: str) -> IncidentState:
+            update["escalation"] = {"to": to, "reason": reason}
+            await emit(
+                scratch,
+                {
+                    "node": node,
+                    "runbook": runbook.id,
+                    "kind": "escalate",
+                    "title": f"escalate to {to}",
+                    "summary": reason,
+                },
+            )
+            return update
+
         for p in plans:
             if p["outcome"] is not None:
                 continue
             if p["index"] >= len(p["options"]):
                 p["outcome"] = "exhausted"
-                reason = (
+                return await escalate(
+                    "on-call",
                     f"every remedy of {p['diagnosis']} was rejected, expired or did not "
-                    "recover the service"
+                    "recover the service",
+                    "plan",
                 )
-                update["escalation"] = {"to": "on-call", "reason": reason}
-                await emit(
-                    scratch,
-                    {
-                        "node": "plan",
-                        "runbook": runbook.id,
-                        "kind": "escalate",
-                        "title": "escalate to on-call",
-                        "summary": reason,
-                    },
-                )
+            name = p["options"][p["index"]]
+            option = runbook.node(name)
+            if isinstance(option, ActionNode):
+                update["cursor"] = name  # the action to propose
                 return update
-            option = runbook.node(p["options"][p["index"]])
+            if isinstance(option, EscalateNode):
+                p["outcome"] = "escalated"
+                return await escalate(option.to, walk.render(option.reason, names(state)), name)
             if isinstance(option, AdviceNode):
                 text = walk.render(option.instructions, names(state))
-                update["advice"] = [*state.get("advice", []), f"{option.title}: {text}"]
+                advice.append(f"{option.title}: {text}")
                 p["outcome"] = "advice"
                 await emit(
                     scratch,
                     {
-                        "node": p["options"][p["index"]],
+                        "node": name,
                         "runbook": runbook.id,
                         "kind": "advice",
                         "title": option.title,
                         "summary": text,
                     },
                 )
-                return update
-            if isinstance(option, EscalateNode):
-                p["outcome"] = "escalated"
-                update["escalation"] = {
-                    "to": option.to,
-                    "reason": walk.render(option.reason, names(state)),
-                }
-                await emit(
-                    scratch,
-                    {
-                        "node": p["options"][p["index"]],
-                        "runbook": runbook.id,
-                        "kind": "escalate",
-                        "title": f"escalate to {option.to}",
-                        "summary": reason,
-                    },
-                )
-                return update
-            if isinstance(option, ActionNode):
-                update["cursor"] = p["options"][p["index"]]  # the action to propose
-                return update
-            # A check as a remedy option: walk it (e.g. a staged-rollout gate); treat as exhausted.
-            p["index"] += 1
-        update["cursor"] = None
+                continue
+            p["outcome"] = "exhausted"  # lint refuses other node kinds as remedies
         return update
 
     async def propose(state: IncidentState) -> IncidentState:
