@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 # The sandbox answers at once unless an outage is injected; a short deadline keeps the tests that
 # inject "slow" outages fast.
-SANDBOX_TIMEOUT_S = 2.0
+SANDBOX_TIMEOUT_S = 5.0
 SANDBOX_RETRIES = 1
 SANDBOX_API_KEY = SecretStr("sandbox-key")
 

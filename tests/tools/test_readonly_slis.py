@@ -32,14 +32,16 @@ async def test_rate_limited_provider_shows_as_429s_on_an_agent(
     sandbox: Sandbox, platform: Any
 ) -> None:
     await sandbox.inject("provider.rate_limited")
-    ev = (await run_tool(platform, "slis", {"target": "qa_agent"})).evidence
-    assert ev["rate_429"] > 0
+    result = await run_tool(platform, "slis", {"target": "qa_agent"})
+    assert result.status == "ok", result.error
+    assert result.evidence["rate_429"] > 0
 
 
 async def test_version_drift(sandbox: Sandbox, platform: Any) -> None:
     await sandbox.inject("deploy.version_drift", "sentiment-endpoint")
-    ev = (await run_tool(platform, "slis", {"target": "sentiment-endpoint"})).evidence
-    assert ev["deployed_version"] != ev["expected_version"]
+    result = await run_tool(platform, "slis", {"target": "sentiment-endpoint"})
+    assert result.status == "ok", result.error
+    assert result.evidence["deployed_version"] != result.evidence["expected_version"]
 
 
 async def test_no_series_is_no_data_not_zero(sandbox: Sandbox, platform: Any) -> None:
