@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 ToolCaller = Callable[["IncidentState", str, dict[str, Any]], Awaitable[ToolResult]]
 
 
+# Names an on-call engineer may use for "every agent of the gateway".
+FLEET_NAMES = frozenset({"*", "fleet", "all-agents", "gateway"})
+
+
 @dataclass(frozen=True)
 class RunbookChoice:
     target_kind: str
@@ -49,15 +53,21 @@ async def select_runbook(
     elif "endpoint" in labels:
         kind, reason = "endpoint", "the trigger names a serving endpoint"
     else:
+        if target in FLEET_NAMES:
+            return _first(deps, "agent", f"{target!r} names the whole agent fleet")
         health = await call_tool(state, "agent_health", {"agent": target}, cached=True)
-        agent = health.evidence.get("agent") if health.status is ToolStatus.OK else None
-        if agent:
+        known = health.evidence.get("agents") or {}
+        if health.status is ToolStatus.OK and (health.evidence.get("agent") or target in known):
             kind, reason = "agent", f"the agent gateway knows {target!r}"
         else:
             kind, reason = (
                 "endpoint",
                 f"{target!r} is not an agent of the gateway; treating it as a serving endpoint",
             )
+    return _first(deps, kind, reason)
+
+
+def _first(deps: AgentDeps, kind: str, reason: str) -> RunbookChoice:
     runbooks = deps.runbooks.for_kind(kind)
     if not runbooks:
         return RunbookChoice(kind, None, None, f"no runbook applies to a {kind}")
