@@ -9,6 +9,7 @@ from an unsafe one.
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 import time
 import traceback
@@ -82,6 +83,14 @@ class OnCall:
         return Decision(proposal_id=proposal.proposal_id, decision=kind, actor=actor, source="eval")
 
 
+def scratch_dir() -> str | None:
+    """Where scenario files go: RAM (``/dev/shm``) when there is one. Every scenario writes two
+    SQLite databases (the bot's and the registry's) and their fsyncs on a disk cost more than
+    the whole run of the agent."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
 _RUNBOOKS: Any = None
 
 
@@ -113,7 +122,7 @@ async def run_scenario(scenario: Scenario, world: World, *, llm: str = "off") ->
     """Run the scenario in a fresh sandbox and store under a temp dir; never raises."""
     started = time.perf_counter()
     obs = Observation(approvers=[APPROVER])
-    with tempfile.TemporaryDirectory(prefix="model-incident-eval-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="model-incident-eval-", dir=scratch_dir()) as tmp:
         workdir = Path(tmp)
         try:
             await _run(scenario, world, workdir, llm, obs)
@@ -154,10 +163,10 @@ async def _run(scenario: Scenario, world: World, workdir: Path, llm: str, obs: O
             Mutation(type=e.type, resource=e.resource, actor=e.actor, details=e.details)
             for e in sandbox.world.events[events_before:]
         ]
+        obs.ledger = await _ledger(settings)
         close = getattr(sandbox, "close", None)
         if close is not None:
             await close()
-    obs.ledger = await _ledger(settings)
 
 
 async def _answer_all(

@@ -78,9 +78,9 @@ def _check_trigger(scenario: Scenario, path: Path) -> None:
         raise ScenarioError(path, "trigger.alertmanager", "no firing alert names a target")
 
 
-# Scenarios a worker runs at once. Much of a scenario is waiting (SQLite, MLflow, timeouts of
-# simulated outages), so a few concurrent scenarios per process keep both cores busy.
-PER_WORKER = 4
+# Scenarios a worker runs at once. With scenario files in RAM a run is CPU-bound, so concurrency
+# inside a worker only helps to overlap the waits of simulated outages (deadlines, sleeps).
+PER_WORKER = 2
 
 
 async def _run_and_score(path: str, llm: str) -> dict[str, Any]:
