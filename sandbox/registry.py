@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import yaml
@@ -83,6 +84,7 @@ def sync_registry(world: World, tracking_uri: str, artifacts: Path) -> None:
     from mlflow.exceptions import MlflowException
 
     client = _client(tracking_uri)
+    now_ms = int(time.time() * 1000)
     for model in world.models:
         try:
             client.get_registered_model(model.name)
@@ -91,12 +93,14 @@ def sync_registry(world: World, tracking_uri: str, artifacts: Path) -> None:
                 model.name, tags=model.tags, description=model.description
             )
         existing = {str(mv.version) for mv in client.search_model_versions(f"name='{model.name}'")}
+        lineage = _lineage_tags(world, model, now_ms)
         for version in sorted(model.versions, key=lambda v: int(v.version)):
             path = _artifact_dir(artifacts, model.name, version.version)
             write_mlmodel(path, version)
+            tags = {**lineage.get(version.version, {}), **version.tags}
             if version.version not in existing:
                 created = client.create_model_version(
-                    model.name, source=str(path), tags=version.tags, description=version.description
+                    model.name, source=str(path), tags=tags, description=version.description
                 )
                 if str(created.version) != version.version:
                     raise ValueError(
@@ -104,9 +108,38 @@ def sync_registry(world: World, tracking_uri: str, artifacts: Path) -> None:
                         f"registry assigned {created.version} for world version {version.version}"
                     )
             else:
-                for key, value in version.tags.items():
+                for key, value in tags.items():
                     client.set_model_version_tag(model.name, version.version, key, value)
         _sync_model_aliases(client, model)
+
+
+def _lineage_tags(world: World, model: RegisteredModel, now_ms: int) -> dict[str, dict[str, str]]:
+    """Tags a real deploy pipeline writes and the registry tool reads: when each version was
+    created (MLflow would stamp "now" when the sandbox seeds it) and when the champion alias last
+    moved, with the version it replaced (from the world's ``alias_set`` events)."""
+    tags: dict[str, dict[str, str]] = {
+        v.version: {"created_at": str(now_ms - int(v.created_minutes_ago * 60_000))}
+        for v in model.versions
+    }
+    champion = model.aliases.get("champion")
+    moves = sorted(
+        (
+            e
+            for e in world.events
+            if e.type == "alias_set"
+            and e.resource == model.name
+            and e.details.get("alias", "champion") == "champion"
+            and e.details.get("version") == champion
+        ),
+        key=lambda e: e.minutes_ago,
+    )
+    if champion in tags and moves:
+        latest = moves[0]
+        tags[champion]["champion_since"] = str(now_ms - int(latest.minutes_ago * 60_000))
+        previous = latest.details.get("previous_version")
+        if previous and model.version(previous) is not None:
+            tags[champion]["previous_champion"] = previous
+    return tags
 
 
 def _sync_model_aliases(client, model: RegisteredModel) -> None:  # type: ignore[no-untyped-def]
