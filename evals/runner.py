@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,13 +92,28 @@ async def _run_and_score(path: str, llm: str) -> dict[str, Any]:
     return score(scenario, obs, path).model_dump(mode="json")
 
 
+_LOOP: asyncio.AbstractEventLoop | None = None
+
+
+def _worker_loop() -> asyncio.AbstractEventLoop:
+    """One event loop per worker process, kept across batches. ``asyncio.run`` would wait at
+    its end for every executor thread, including calls a tool already gave up on (an MLflow
+    client retrying a dead registry keeps its thread for many seconds): the agent has moved on,
+    so the runner must too."""
+    global _LOOP
+    if _LOOP is None:
+        _LOOP = asyncio.new_event_loop()
+        _LOOP.set_default_executor(ThreadPoolExecutor(max_workers=32))
+    return _LOOP
+
+
 def run_batch(paths: list[str], llm: str) -> list[dict[str, Any]]:
     """Worker entry point: run and score some scenario files concurrently, as JSON data."""
 
     async def batch() -> list[dict[str, Any]]:
         return list(await asyncio.gather(*(_run_and_score(p, llm) for p in paths)))
 
-    return asyncio.run(batch())
+    return _worker_loop().run_until_complete(batch())
 
 
 def run_all(
