@@ -42,23 +42,23 @@ ENDPOINTS: list[EndpointSpec] = [
     EndpointSpec("recs-ranker", "main.recs.ranker", ("query", "user_segment"), ("label", "score"),
                  "main.recs.sessions", "Medium", 340.0, 90.0, 3, 2),
     EndpointSpec("doc-classifier", "main.docs.doc_classifier", ("body",), ("category", "confidence"),
-                 "main.docs.inbox", "Small", 50.0, 60.0, 5, 1),
+                 "main.docs.inbox", "Small", 22.0, 60.0, 5, 1),
     EndpointSpec("eta-predictor", "main.logistics.eta_model", ("route_text",), ("eta_bucket",),
-                 "main.logistics.trips", "Small", 45.0, 40.0, 3, 1),
+                 "main.logistics.trips", "Small", 18.0, 40.0, 3, 1),
     EndpointSpec("intent-tagger", "main.support.intent_model", ("utterance",), ("intent", "score"),
                  "main.support.tickets", "Medium", 260.0, 75.0, 4, 2),
     EndpointSpec("price-estimator", "main.pricing.price_model", ("listing_text",), ("band",),
-                 "main.pricing.listings", "Small", 55.0, 50.0, 3, 1),
+                 "main.pricing.listings", "Small", 25.0, 50.0, 3, 1),
     EndpointSpec("ticket-router", "main.support.router_model", ("subject", "body"), ("queue",),
                  "main.support.inbound", "Medium", 220.0, 85.0, 4, 2),
     EndpointSpec("lead-scorer", "main.sales.lead_model", ("company_text",), ("tier", "score"),
-                 "main.sales.leads", "Small", 40.0, 65.0, 3, 1),
+                 "main.sales.leads", "Small", 15.0, 65.0, 3, 1),
     EndpointSpec("review-tagger", "main.catalog.review_model", ("review",), ("label", "score"),
                  "main.catalog.reviews", "Medium", 300.0, 80.0, 5, 2),
     EndpointSpec("search-reranker", "main.search.rerank_model", ("query",), ("label", "score"),
                  "main.search.queries", "Medium", 320.0, 95.0, 4, 2),
     EndpointSpec("claims-triage", "main.insure.claims_model", ("claim_text",), ("severity",),
-                 "main.insure.claims", "Small", 35.0, 55.0, 3, 1),
+                 "main.insure.claims", "Small", 20.0, 55.0, 3, 1),
     EndpointSpec("spam-filter", "main.mail.spam_model", ("message",), ("label", "score"),
                  "main.mail.messages", "Medium", 240.0, 45.0, 4, 2),
 ]  # fmt: skip
@@ -114,7 +114,9 @@ def endpoint_world(spec: EndpointSpec, seed: int) -> dict[str, Any]:
                 },
                 "tags": {"env": "prod"},
                 "updated_minutes_ago": age,
-                "request_rate_per_min": spec.rate + 10 * (seed % 4),
+                # Small endpoints stay under 100 req/min including their pipeline's traffic.
+                "request_rate_per_min": spec.rate
+                + (10 if spec.size == "Medium" else 2) * (seed % 4),
                 "expected_version": champion,
                 "cost_budget_per_hour_usd": budget,
             }
@@ -323,7 +325,7 @@ LEAVES: list[Leaf] = [
          actions=("restart_gateway", "switch_agent_to_baseline"), scope="any",
          forbidden=("set_rollout_percentage",)),
     Leaf("agent.fallback_failing", "", "agent", "AgentHighErrorRate",
-         actions=("switch_agent_to_baseline",), scope="any", forbidden=("restart_gateway",),
+         actions=("switch_agent_to_baseline",), scope="any", escalate=True, forbidden=("restart_gateway",),
          shape="fallback_failing"),
 ]  # fmt: skip
 LEAF_BY_ID = {leaf.leaf: leaf for leaf in LEAVES}
@@ -461,18 +463,16 @@ def _slow(world: dict[str, Any], target: str, seed: int) -> None:
 
 
 def _fallback_failing(world: dict[str, Any], target: str, seed: int) -> None:
-    # The fine-tuned model of ``target`` is gone and its baseline is not served either.
+    # The agent's own process is down: no model answers, fallback or not, while the provider and
+    # the rest of the fleet are fine.
     agent = next(a for a in world["agents"] if a["name"] == target)
-    agent["baseline_model"] = f"open-mistral-7b-{2400 + seed % 7}"
-    models = world["provider"]["available_models"]
-    world["provider"]["available_models"] = [m for m in models if m != agent["finetuned_model"]]
+    agent["process_up"] = False
     world["logs"].append(
         {
-            "minutes_ago": 4,
+            "minutes_ago": 3 + seed % 4,
             "level": "ERROR",
             "source": target,
-            "message": f"404 Invalid model: {agent['finetuned_model']}; "
-            f"fallback failed: 404 Invalid model: {agent['baseline_model']}",
+            "message": "worker exited with code 137; restart back-off",
         }
     )
 
