@@ -296,7 +296,7 @@ LEAVES: list[Leaf] = [
          forbidden=("scale_endpoint", "recreate_endpoint", "rollback_to_previous_champion"),
          shape="degraded"),
     Leaf("latency.high", "", "endpoint", "ModelHighLatency", actions=("scale_endpoint",),
-         forbidden=("recreate_endpoint", "rollback_to_previous_champion"), shape="slow"),
+         escalate=True, forbidden=("recreate_endpoint", "rollback_to_previous_champion"), shape="slow"),
     Leaf("runtime.memory_leak", "runtime.memory_leak", "endpoint", "ModelMemoryGrowth",
          actions=("restart_endpoint",), forbidden=("recreate_endpoint",)),
     Leaf("deploy.version_drift", "deploy.version_drift", "endpoint", "ModelVersionDrift",
@@ -313,7 +313,7 @@ LEAVES: list[Leaf] = [
          actions=("restart_gateway",), escalate=True, forbidden=("set_rollout_percentage",)),
     Leaf("provider.rate_limited", "provider.rate_limited", "agent", "ProviderRateLimited",
          actions=("enable_fallback", "switch_agent_to_baseline", "set_rollout_percentage"),
-         scope="any", forbidden=("restart_gateway", "scale_endpoint")),
+         scope="any", escalate=True, forbidden=("restart_gateway", "scale_endpoint")),
     Leaf("provider.finetuned_model_gone", "provider.finetuned_model_gone", "agent",
          "AgentModelUnavailable",
          actions=("switch_agent_to_baseline", "set_rollout_percentage", "enable_fallback"),
@@ -325,7 +325,8 @@ LEAVES: list[Leaf] = [
          actions=("restart_gateway", "switch_agent_to_baseline"), scope="any",
          forbidden=("set_rollout_percentage",)),
     Leaf("agent.fallback_failing", "", "agent", "AgentHighErrorRate",
-         actions=("switch_agent_to_baseline",), scope="any", escalate=True, forbidden=("restart_gateway",),
+         actions=("switch_agent_to_baseline",), scope="any", escalate=True,
+         forbidden=("restart_gateway",),
          shape="fallback_failing"),
 ]  # fmt: skip
 LEAF_BY_ID = {leaf.leaf: leaf for leaf in LEAVES}
@@ -448,9 +449,11 @@ def _not_ready(world: dict[str, Any], target: str, seed: int) -> None:
 
 
 def _degraded(world: dict[str, Any], target: str, seed: int) -> None:
+    # Accuracy fell, but neither suddenly after a deploy nor with input drift.
     world.setdefault("metrics", {})[target] = {
         "accuracy": round(0.70 + 0.01 * (seed % 5), 3),
-        "accuracy_trend": "sudden_drop",
+        "accuracy_trend": "stable",
+        "input_psi": 0.05,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,6 +22,16 @@ MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _READ_POSTS = ("/invocations", "/chat", "/chat/completions", "/api/v1/query")
 
 
+async def _delayed(state: SandboxState) -> None:
+    """Hold a mutation for ``state.mutation_delay_s`` before it is handled (counted as in flight).
+    The request is handled afterwards even if its client has gone, as a real platform would."""
+    state.mutations_in_flight += 1
+    try:
+        await asyncio.sleep(state.mutation_delay_s)
+    finally:
+        state.mutations_in_flight -= 1
+
+
 def create_app(state: SandboxState) -> FastAPI:
     """The sandbox app. Mutations update ``state.world`` (and MLflow) at once."""
     app = FastAPI(title="model-incident sandbox", docs_url="/sandbox/docs", redoc_url=None)
@@ -36,6 +47,15 @@ def create_app(state: SandboxState) -> FastAPI:
     ) -> Response:
         key = request.headers.get("idempotency-key")
         path = request.url.path
+        mutation = (
+            request.method in MUTATING
+            and not path.endswith(_READ_POSTS)
+            and not path.startswith("/sandbox")
+        )
+        if mutation and state.mutation_delay_s > 0:
+            # Read the body first: once the client has gone it can no longer be received.
+            await request.body()
+            await _delayed(state)
         if request.method not in MUTATING or not key or path.endswith(_READ_POSTS):
             return await call_next(request)
         cache_key = (request.method, path, key)

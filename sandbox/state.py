@@ -33,6 +33,10 @@ class SandboxState:
     tracking_uri: str
     # How long a "slow" service takes before answering: past any sensible client timeout.
     slow_seconds: float = 30.0
+    # ``POST /sandbox/delays``: how long every mutating platform request waits before it is
+    # handled, so that a test can kill a client while its change is in flight.
+    mutation_delay_s: float = 0.0
+    mutations_in_flight: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     idempotency_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     replies: dict[tuple[str, str, str], Reply] = field(default_factory=dict)

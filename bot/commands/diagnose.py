@@ -60,9 +60,21 @@ def make_decider(
     return decide
 
 
-def verify_wait_cap(settings: Settings) -> float:
-    """The sandbox applies changes at once; a real platform needs the runbook's settle time."""
+def verify_wait_cap(settings: Settings, override: float | None = None) -> float:
+    """The sandbox applies changes at once; a real platform needs the runbook's settle time.
+    ``override`` (``--max-verify-wait``) caps it, e.g. for a sandbox served over HTTP."""
+    if override is not None:
+        return override
     return 1.0 if settings.platform == "sandbox" else 600.0
+
+
+MAX_VERIFY_WAIT = typer.Option(
+    None,
+    "--max-verify-wait",
+    min=0,
+    help="cap on each wait before a verify check, in seconds (default: the runbook's; 1 s on "
+    "the embedded sandbox)",
+)
 
 
 async def _step(step: dict[str, Any]) -> None:
@@ -77,11 +89,13 @@ async def drive(agent: Agent, first: Proposal | IncidentOutcome, decide: Any) ->
 
 
 async def _diagnose(
-    target: str, faults: list[str], decide: Any, settings: Settings
+    target: str, faults: list[str], decide: Any, settings: Settings, max_verify_wait_s: float
 ) -> IncidentOutcome:
     async with (
         open_platform(settings, faults) as handle,
-        open_agent(settings, handle.platform, on_step=_step) as agent,
+        open_agent(
+            settings, handle.platform, on_step=_step, max_verify_wait_s=max_verify_wait_s
+        ) as agent,
     ):
         console.rule(f"incident: {target}")
         first = await agent.start(Trigger(source="cli", target=target))
@@ -96,20 +110,26 @@ def diagnose(
     approve_as: str | None = typer.Option(None, help="approve every proposal as this user"),
     reject_as: str | None = typer.Option(None, help="reject every proposal as this user"),
     fault: list[str] = typer.Option([], help="sandbox fault to inject first: ID[:TARGET]"),
+    max_verify_wait: float | None = MAX_VERIFY_WAIT,
 ) -> None:
     """Run an incident against the configured platform (the embedded sandbox by default)."""
     settings = Settings()
     decide = make_decider(
         approve_as=approve_as, reject_as=reject_as, dry_run=dry_run, interactive=sys.stdin.isatty()
     )
-    outcome = asyncio.run(_diagnose(target, fault, decide, settings))
+    cap = verify_wait_cap(settings, max_verify_wait)
+    outcome = asyncio.run(_diagnose(target, fault, decide, settings, cap))
     raise typer.Exit(0 if outcome.final_state.value != "not_recovered" else 1)
 
 
-async def _resume(incident_id: str, decide: Any, settings: Settings) -> IncidentOutcome:
+async def _resume(
+    incident_id: str, decide: Any, settings: Settings, max_verify_wait_s: float
+) -> IncidentOutcome:
     async with (
         open_platform(settings) as handle,
-        open_agent(settings, handle.platform, on_step=_step) as agent,
+        open_agent(
+            settings, handle.platform, on_step=_step, max_verify_wait_s=max_verify_wait_s
+        ) as agent,
     ):
         first = await agent.continue_after_crash(incident_id)
         outcome = await drive(agent, first, decide)
@@ -121,10 +141,13 @@ def resume(
     incident_id: str = typer.Argument(..., help="the incident to pick up"),
     approve_as: str | None = typer.Option(None, help="approve pending proposals as this user"),
     reject_as: str | None = typer.Option(None, help="reject pending proposals as this user"),
+    max_verify_wait: float | None = MAX_VERIFY_WAIT,
 ) -> None:
     """Pick up an incident after a restart: it waits at the same proposal, or finishes its step."""
     settings = Settings()
     decide = make_decider(
         approve_as=approve_as, reject_as=reject_as, dry_run=False, interactive=sys.stdin.isatty()
     )
-    asyncio.run(_resume(incident_id, decide, settings))
+    cap = verify_wait_cap(settings, max_verify_wait)
+    outcome = asyncio.run(_resume(incident_id, decide, settings, cap))
+    raise typer.Exit(0 if outcome.final_state.value != "not_recovered" else 1)

@@ -63,4 +63,22 @@ def control_router(state: SandboxState) -> APIRouter:
             raise Answer(JSONResponse({"error": str(exc)}, status_code=400)) from None
         return {"injected": fault_id, "target": target or fault.default_target}
 
+    @router.get("/delays")
+    async def get_delays() -> dict[str, Any]:
+        return {"mutations_s": state.mutation_delay_s, "in_flight": state.mutations_in_flight}
+
+    @router.post("/delays")
+    async def set_delays(request: Request) -> dict[str, Any]:
+        # Slow platform writes on purpose: lets a test kill a client mid-change.
+        try:
+            body = await request.json()
+            delay = float(body.get("mutations_s", 0.0))
+        except (ValueError, TypeError, AttributeError):
+            delay = -1.0
+        if not 0.0 <= delay <= 600.0:
+            message = "mutations_s must be a number of seconds in [0, 600]"
+            raise Answer(JSONResponse({"error": message}, status_code=400)) from None
+        state.mutation_delay_s = delay
+        return {"mutations_s": state.mutation_delay_s, "in_flight": state.mutations_in_flight}
+
     return router

@@ -124,6 +124,12 @@ async def rollback_to_previous_champion(platform: Platform, params: RollbackPara
         }
 
     async def apply(before: dict[str, Any], target: dict[str, Any]) -> None:
+        # The choice is recorded before anything moves: a process killed mid-change leaves the
+        # champion already moved, and its retry would otherwise resolve "the previous champion"
+        # again and roll the other way (back to the regressed version).
+        await platform.registry.set_alias(
+            params.model, rollback_marker(params.idempotency_key), to_version
+        )
         if before["champion"] != to_version:
             await platform.registry.set_alias(params.model, CHAMPION, to_version)
         if before["endpoint"] != target["endpoint"]:
@@ -140,9 +146,6 @@ async def rollback_to_previous_champion(platform: Platform, params: RollbackPara
                 raise _ServingUpdateFailed(
                     f"serving update failed ({exc.reason}); champion alias restored to {restored}"
                 ) from None
-        await platform.registry.set_alias(
-            params.model, rollback_marker(params.idempotency_key), to_version
-        )
 
     try:
         return await change(
