@@ -33,10 +33,22 @@ def _codes(values: dict[str, Any], not_ready: bool) -> dict[str, float]:
     return {code: share for code, share in shares.items() if share > 0 or code == "200"}
 
 
-def _latency_mass(values: dict[str, Any]) -> list[tuple[float, float]]:
-    """``(share, seconds)`` points approximating the latency distribution by its percentiles."""
+def _share_within(values: dict[str, Any], seconds: float) -> float:
+    """The share of requests answered within ``seconds``: a piecewise-linear distribution through
+    the percentiles (0 at 0 s, 0.5 at p50, 0.95 at p95, 0.99 at p99, 1 a little past p99).
+
+    Continuous on purpose: each percentile then falls inside the bucket a real Prometheus'
+    ``histogram_quantile`` interpolates in, so the two agree to one bucket's width. (Point masses
+    put the percentiles on flat steps of the distribution, where floating-point rounding decides
+    between two buckets far apart.)
+    """
     p50, p95, p99 = (values[f"latency_{p}_ms"] / 1000 for p in ("p50", "p95", "p99"))
-    return [(0.5, p50 * 0.8), (0.45, (p50 + p95) / 2), (0.04, (p95 + p99) / 2), (0.01, p99)]
+    p95, p99 = max(p95, p50), max(p99, p95, p50)
+    knots = [(0.0, 0.0), (p50, 0.5), (p95, 0.95), (p99, 0.99), (p99 + (p99 - p95) + 0.001, 1.0)]
+    for (x0, y0), (x1, y1) in zip(knots, knots[1:], strict=False):
+        if seconds < x1:
+            return y0 + (y1 - y0) * (seconds - x0) / (x1 - x0) if x1 > x0 else y0
+    return 1.0
 
 
 def _fmt(labels: Labels) -> str:
@@ -62,12 +74,17 @@ def advance(state: SandboxState, now: float) -> list[str]:
         requests = values["request_rate_per_min"] / 60 * elapsed
         t: Labels = (("target", target),)
         ep = world.endpoint(target)
+        # Which kind of thing a target is: alert rules join on it to name the alert after the
+        # runbook that applies (Model* for serving endpoints, Agent* for the agent fleet).
+        gauges.append(
+            ("model_target_info", (*t, ("kind", "agent" if ep is None else "endpoint")), 1)
+        )
         for code, share in _codes(values, ep is not None and ep.ready != "READY").items():
             key = ("model_requests_total", (*t, ("code", code)))
             state.counters[key] = state.counters.get(key, 0.0) + requests * share
-        mass = _latency_mass(values) if values["latency_p50_ms"] is not None else []
+        has_latency = values["latency_p50_ms"] is not None
         for le in (*BUCKETS_S, float("inf")):
-            below = sum(share for share, seconds in mass if seconds <= le)
+            below = _share_within(values, le) if has_latency else 0.0
             le_text = "+Inf" if le == float("inf") else f"{le:g}"
             key = ("model_request_duration_seconds_bucket", (*t, ("le", le_text)))
             state.counters[key] = state.counters.get(key, 0.0) + requests * below
