@@ -89,13 +89,16 @@ async def drive(agent: Agent, first: Proposal | IncidentOutcome, decide: Any) ->
 
 
 async def _diagnose(
-    target: str, faults: list[str], decide: Any, settings: Settings, max_verify_wait_s: float
+    target: str,
+    faults: list[str],
+    decide: Any,
+    settings: Settings,
+    max_verify_wait_s: float | None = None,
 ) -> IncidentOutcome:
+    cap = verify_wait_cap(settings, max_verify_wait_s)
     async with (
         open_platform(settings, faults) as handle,
-        open_agent(
-            settings, handle.platform, on_step=_step, max_verify_wait_s=max_verify_wait_s
-        ) as agent,
+        open_agent(settings, handle.platform, on_step=_step, max_verify_wait_s=cap) as agent,
     ):
         console.rule(f"incident: {target}")
         first = await agent.start(Trigger(source="cli", target=target))
@@ -117,19 +120,17 @@ def diagnose(
     decide = make_decider(
         approve_as=approve_as, reject_as=reject_as, dry_run=dry_run, interactive=sys.stdin.isatty()
     )
-    cap = verify_wait_cap(settings, max_verify_wait)
-    outcome = asyncio.run(_diagnose(target, fault, decide, settings, cap))
+    outcome = asyncio.run(_diagnose(target, fault, decide, settings, max_verify_wait))
     raise typer.Exit(0 if outcome.final_state.value != "not_recovered" else 1)
 
 
 async def _resume(
-    incident_id: str, decide: Any, settings: Settings, max_verify_wait_s: float
+    incident_id: str, decide: Any, settings: Settings, max_verify_wait_s: float | None = None
 ) -> IncidentOutcome:
+    cap = verify_wait_cap(settings, max_verify_wait_s)
     async with (
         open_platform(settings) as handle,
-        open_agent(
-            settings, handle.platform, on_step=_step, max_verify_wait_s=max_verify_wait_s
-        ) as agent,
+        open_agent(settings, handle.platform, on_step=_step, max_verify_wait_s=cap) as agent,
     ):
         first = await agent.continue_after_crash(incident_id)
         outcome = await drive(agent, first, decide)
@@ -148,6 +149,5 @@ def resume(
     decide = make_decider(
         approve_as=approve_as, reject_as=reject_as, dry_run=False, interactive=sys.stdin.isatty()
     )
-    cap = verify_wait_cap(settings, max_verify_wait)
-    outcome = asyncio.run(_resume(incident_id, decide, settings, cap))
+    outcome = asyncio.run(_resume(incident_id, decide, settings, max_verify_wait))
     raise typer.Exit(0 if outcome.final_state.value != "not_recovered" else 1)

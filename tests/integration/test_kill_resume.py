@@ -7,14 +7,13 @@ killed, and the ``model-incident resume`` that picks the incident up from the sh
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import sys
 from typing import Any
 
 import pytest
 
-from tests.integration.conftest import ServedSandbox, stop, wait_until
+from tests.integration.conftest import ServedSandbox, wait_until
 
 FAULT = "performance.new_version_regression"
 ENDPOINT = "sentiment-endpoint"
@@ -175,6 +174,7 @@ async def test_killed_during_the_change_applies_it_once(served_sandbox: ServedSa
     sandbox = served_sandbox
     sandbox.env.update(FAST_DEADLINES)
     model, champion, previous = await served_model(sandbox)
+    assert champion != previous
     delays = {"mutations_s": MUTATION_DELAY_S}
     (await sandbox.http.post("/sandbox/delays", json=delays)).raise_for_status()
     diagnose = await sandbox.bot(
@@ -201,6 +201,3 @@ async def _printed(sandbox: ServedSandbox, name: str, text: str) -> bool | None:
 async def _mutation_in_flight(sandbox: ServedSandbox) -> bool | None:
     delays = (await sandbox.http.get("/sandbox/delays")).raise_for_status().json()
     return True if delays["in_flight"] else None
-
-
-__all__ = ["asyncio", "stop"]
