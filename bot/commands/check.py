@@ -129,7 +129,10 @@ def render(console: Console, report: CheckReport) -> None:
     for result in report.results:
         style = _STATUS_STYLE.get(result.status, "white")
         summary = result.summary if result.error is None else f"{result.summary}\n{result.error}"
-        requests = "\n".join(r.as_curl() for r in result.requests)
+        # The first request re-runs the finding; a tool that fans out (slis) says how many more.
+        requests = result.requests[0].as_curl() if result.requests else ""
+        if len(result.requests) > 1:
+            requests += f"\n(+{len(result.requests) - 1} more requests)"
         table.add_row(result.tool, f"[{style}]{result.status.value}[/]", summary, requests)
     console.print(table)
     if report.skipped:
