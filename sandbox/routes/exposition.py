@@ -7,6 +7,7 @@ query API. Histogram quantiles match only approximately (bucket interpolation).
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -45,7 +46,7 @@ def _share_within(values: dict[str, Any], seconds: float) -> float:
     p50, p95, p99 = (values[f"latency_{p}_ms"] / 1000 for p in ("p50", "p95", "p99"))
     p95, p99 = max(p95, p50), max(p99, p95, p50)
     knots = [(0.0, 0.0), (p50, 0.5), (p95, 0.95), (p99, 0.99), (p99 + (p99 - p95) + 0.001, 1.0)]
-    for (x0, y0), (x1, y1) in zip(knots, knots[1:], strict=False):
+    for (x0, y0), (x1, y1) in itertools.pairwise(knots):
         if seconds < x1:
             return y0 + (y1 - y0) * (seconds - x0) / (x1 - x0) if x1 > x0 else y0
     return 1.0

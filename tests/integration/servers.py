@@ -143,6 +143,8 @@ def prometheus(
         f"--config.file={config_file}",
         f"--storage.tsdb.path={tsdb or workdir / 'tsdb'}",
         f"--web.listen-address={HOST}:{port}",
+        # Links in alerts (generatorURL) point here rather than at the machine's host name.
+        f"--web.external-url=http://{HOST}:{port}",
         "--log.level=warn",
     ]
     return Binary("prometheus", args, workdir, "/-/ready", port)
@@ -158,6 +160,7 @@ def alertmanager(workdir: Path, config: dict[str, Any]) -> Binary:
         f"--config.file={config_file}",
         f"--storage.path={workdir / 'alertmanager-data'}",
         f"--web.listen-address={HOST}:{port}",
+        f"--web.external-url=http://{HOST}:{port}",
         # An empty cluster address disables gossip: no fixed port 9094, no peers to wait for.
         "--cluster.listen-address=",
         "--log.level=warn",
@@ -239,6 +242,7 @@ class WebhookReceiver:
 
     def __init__(self) -> None:
         self.batches: list[WebhookBatch] = []
+        self.payloads: list[Any] = []  # the raw JSON of each delivery, parsed or not
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}/alertmanager"
         receiver = self
@@ -247,7 +251,9 @@ class WebhookReceiver:
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
-                    batch = parse_webhook(json.loads(raw))
+                    payload = json.loads(raw)
+                    receiver.payloads.append(payload)
+                    batch = parse_webhook(payload)
                 except (ValueError, WebhookError) as exc:
                     self._answer(400, {"error": str(exc)})
                     return
