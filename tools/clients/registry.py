@@ -172,6 +172,10 @@ class MlflowRegistry:
         return self._client
 
     async def _run(self, call_text: str, fn: Callable[[MlflowClient], T]) -> T:
+        if self._client is None:
+            # Importing mlflow and building the client is local work (seconds on a cold start),
+            # not an upstream call: it must not eat the call's deadline.
+            await _in_daemon_thread(self._mlflow)
         rec = RequestRecord(method="MLFLOW", url=call_text)
         record(rec)
         started = time.perf_counter()
