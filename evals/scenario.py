@@ -157,6 +157,11 @@ class Scenario(Strict):
         return self.approval
 
 
+# libyaml's loader when installed: scenario files are long, and the pure-Python one dominated the
+# parent's validation pass.
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class ScenarioError(Exception):
     """A scenario file that cannot be used, with its path and the field at fault."""
 
@@ -170,7 +175,7 @@ class ScenarioError(Exception):
 def parse_scenario(path: Path) -> Scenario:
     """Read and validate one scenario file. Raises :class:`ScenarioError` naming path and field."""
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(path, "(file)", f"cannot read: {exc}") from None
     except yaml.YAMLError as exc:
