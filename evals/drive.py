@@ -83,6 +83,23 @@ class OnCall:
         return Decision(proposal_id=proposal.proposal_id, decision=kind, actor=actor, source="eval")
 
 
+def preload() -> None:
+    """Import the bot, the sandbox and their heavy dependencies and parse the runbooks, so that
+    worker processes forked afterwards start warm instead of each paying for it."""
+    import aiosqlite  # noqa: F401
+    import mlflow.tracking  # noqa: F401
+    import sqlalchemy.dialects.sqlite  # noqa: F401
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: F401
+
+    import bot.agent.run  # noqa: F401
+    import sandbox.runtime  # noqa: F401
+    import tools.platform  # noqa: F401
+    from tools.catalog import catalogue
+
+    catalogue()
+    shared_runbooks()
+
+
 def scratch_dir() -> str | None:
     """Where scenario files go: RAM (``/dev/shm``) when there is one. Every scenario writes two
     SQLite databases (the bot's and the registry's) and their fsyncs on a disk cost more than
@@ -112,7 +129,8 @@ def eval_settings(workdir: Path, llm: str, *, proposal_ttl_s: int = 1800) -> Set
         database_url=f"sqlite:///{workdir / 'bot.db'}",
         llm_mode=llm,  # type: ignore[arg-type]
         approvers=[APPROVER],
-        tool_timeout_s=1.0,
+        # Healthy sandbox calls take tens of milliseconds; a simulated outage should cost little.
+        tool_timeout_s=1.5,
         tool_retries=0,
         proposal_ttl_s=proposal_ttl_s,
     )
@@ -147,7 +165,9 @@ async def _run(scenario: Scenario, world: World, workdir: Path, llm: str, obs: O
     sandbox = await Sandbox.start(world=world, workdir=workdir / "sandbox")
     events_before = len(sandbox.world.events)
     try:
-        platform = platform_for_sandbox(sandbox)
+        platform = platform_for_sandbox(
+            sandbox, timeout_s=settings.tool_timeout_s, retries=settings.tool_retries
+        )
         for trigger in triggers:
             async with open_agent(
                 settings, platform, runbooks=shared_runbooks(), max_verify_wait_s=0.0

@@ -136,6 +136,9 @@ def run_all(
             if on_done:
                 on_done(result)
 
+    from evals.drive import preload
+
+    preload()  # before the pool: forked workers inherit the imports
     if workers == 1:
         for paths_ in batches:
             collect(run_batch(paths_, llm))
