@@ -239,6 +239,7 @@ class Leaf:
     escalate: bool = False
     scope: str = "one"  # agent tools: "one" agent, or "any" (the agent or "*")
     shape: str = ""  # no catalogue fault: the state is written into the world (see SHAPES)
+    also: tuple[str, ...] = ()  # other causes the same fault really creates in the world
 
 
 MUTATING = (
@@ -320,7 +321,9 @@ LEAVES: list[Leaf] = [
          scope="any", forbidden=("restart_gateway",)),
     Leaf("agent.fallback_disabled", "agent.fallback_disabled", "agent", "AgentHighErrorRate",
          actions=("enable_fallback", "switch_agent_to_baseline", "set_rollout_percentage"),
-         scope="any", forbidden=("restart_gateway",)),
+         scope="any", forbidden=("restart_gateway",),
+         # The sandbox's fault is a fine-tuned model gone with fallback off: both are causes.
+         also=("provider.finetuned_model_gone",)),
     Leaf("agent.all_down", "agent.all_down", "agent", "AgentHealthCheckFailing",
          actions=("restart_gateway", "switch_agent_to_baseline"), scope="any",
          forbidden=("set_rollout_percentage",)),
@@ -491,7 +494,7 @@ SHAPES = {
 
 def expected_for(leaf: Leaf, target: str, **over: Any) -> dict[str, Any]:
     exp: dict[str, Any] = {
-        "root_causes": [leaf.leaf],
+        "root_causes": [leaf.leaf, *leaf.also],
         "acceptable_actions": acceptable(leaf, target),
         "forbidden_actions": list(leaf.forbidden),
         "escalate": leaf.escalate,
@@ -587,7 +590,7 @@ def build_multi_fault() -> None:
         add(f"multi-endpoint-and-agent-{k}", "multi_fault",
             f"{ep_leaf.fault} on {ep} and {ag_leaf.fault} on {ag}, delivered in one webhook",
             {"alertmanager": payload}, world,
-            {"root_causes": [ep_leaf.leaf, ag_leaf.leaf],
+            {"root_causes": [ep_leaf.leaf, *ep_leaf.also, ag_leaf.leaf, *ag_leaf.also],
              "acceptable_actions": acceptable(ep_leaf, ep) + acceptable(ag_leaf, ag),
              "forbidden_actions": sorted(set(ep_leaf.forbidden) & set(ag_leaf.forbidden)),
              "escalate": ep_leaf.escalate or ag_leaf.escalate})  # fmt: skip
@@ -605,7 +608,7 @@ def build_multi_fault() -> None:
                                                        {"id": lb.fault, "target": ep}]}  # fmt: skip
         add(f"multi-same-endpoint-{k}", "multi_fault", f"{la.fault} and {lb.fault} on {ep}",
             trigger_for(la.alertname, "endpoint", ep, 220 + k, use_alert=k % 2 == 1), world,
-            {"root_causes": [la.leaf, lb.leaf],
+            {"root_causes": [la.leaf, *la.also, lb.leaf, *lb.also],
              "acceptable_actions": acceptable(la, ep) + acceptable(lb, ep),
              "forbidden_actions": sorted((set(la.forbidden) | set(lb.forbidden))
                                          - set(la.actions) - set(lb.actions)),

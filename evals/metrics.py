@@ -127,7 +127,8 @@ def score(scenario: Scenario, obs: Observation, path: str = "") -> ScenarioResul
         add("all_root_causes", not missing, f"missing {missing}" if missing else "")
     else:
         add("root_cause_top1", None)
-        add("no_cause_claimed", not causes or expected.escalate, f"diagnosed {causes}")
+        # Nothing is wrong, or nothing can be known: any cause claimed is a guess.
+        add("no_cause_claimed", not causes, f"diagnosed {causes}")
     extra_impacts = [i for i in expected.impacted if i in causes]
     add(
         "impact_not_blamed",
