@@ -56,7 +56,7 @@ async def _idle_bot(platform_kind: str, state_dir: Path, stages: list[dict[str, 
     from bot.runtime import open_platform
     from bot.settings import Settings
 
-    settings = Settings(platform=platform_kind, state_dir=state_dir)  # type: ignore[arg-type]
+    settings = Settings(platform=platform_kind, state_dir=state_dir)
     runbooks = load_runbooks(default_runbook_dir())
     stages.append({"stage": "runbooks parsed", "rss_mb": round(rss_mb(), 1)})
     async with (
