@@ -79,6 +79,8 @@ class Agent:
         if pending is not None:
             return pending
         snapshot = await self.graph.aget_state(self._config(incident_id))
+        if not snapshot.values:
+            raise LookupError(f"no incident {incident_id!r} in this database")
         if not snapshot.next:
             return self._outcome(incident_id, dict(snapshot.values))
         result = await self.graph.ainvoke(None, self._config(incident_id))

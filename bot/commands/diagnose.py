@@ -146,8 +146,23 @@ def resume(
 ) -> None:
     """Pick up an incident after a restart: it waits at the same proposal, or finishes its step."""
     settings = Settings()
+    if settings.platform == "sandbox":
+        # The embedded sandbox lives as long as one command: the incident's platform is gone.
+        raise typer.BadParameter(
+            "resume needs a platform that outlives the first process: run `model-incident "
+            "sandbox up` (or point at a real platform) and set PLATFORM=remote plus the URLs it "
+            "prints, for both `diagnose` and `resume`",
+            param_hint="PLATFORM",
+        )
     decide = make_decider(
         approve_as=approve_as, reject_as=reject_as, dry_run=False, interactive=sys.stdin.isatty()
     )
-    outcome = asyncio.run(_resume(incident_id, decide, settings, max_verify_wait))
+    try:
+        outcome = asyncio.run(_resume(incident_id, decide, settings, max_verify_wait))
+    except LookupError as exc:
+        raise typer.BadParameter(
+            f"{exc} ({settings.resolved_database_url()}); `model-incident audit show` lists what "
+            "an incident did",
+            param_hint="INCIDENT",
+        ) from None
     raise typer.Exit(0 if outcome.final_state.value != "not_recovered" else 1)
