@@ -16,7 +16,6 @@ Rules that keep it safe (STYLE.md, point 5):
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
@@ -616,7 +615,3 @@ def build_graph(deps: AgentDeps) -> StateGraph[IncidentState]:
     graph.add_edge("verify", "plan")
     graph.add_edge("finish", END)
     return graph
-
-
-def now() -> float:
-    return time.time()

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tools.result import ToolResult, ToolStatus
 
 if TYPE_CHECKING:
     from bot.agent.deps import AgentDeps
     from bot.agent.state import IncidentState
-
-ToolCaller = Callable[["IncidentState", str, dict[str, Any]], Awaitable[ToolResult]]
 
 
 # Names an on-call engineer may use for "every agent of the gateway".
