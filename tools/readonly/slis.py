@@ -15,30 +15,10 @@ from tools.catalog import Finding, tool
 from tools.clients.errors import UpstreamError
 from tools.platform import Platform
 from tools.result import ToolStatus
-from tools.sli_queries import LABEL_SLIS
+from tools.sli_queries import LABEL_SLIS, load_queries
 
-NUMERIC_SLIS: tuple[str, ...] = (
-    "error_rate",
-    "rate_401",
-    "rate_403",
-    "rate_404",
-    "rate_429",
-    "rate_5xx",
-    "latency_p50_ms",
-    "latency_p95_ms",
-    "latency_p99_ms",
-    "request_rate_per_min",
-    "null_rate",
-    "fallback_rate",
-    "accuracy",
-    "accuracy_baseline",
-    "input_psi",
-    "memory_mb",
-    "memory_growth_mb_per_hour",
-    "burn_rate_1h",
-    "cost_per_hour_usd",
-    "cost_budget_per_hour_usd",
-)
+# Every SLI of the query file that is read as a number (the file is the one list of SLIs).
+NUMERIC_SLIS: tuple[str, ...] = tuple(n for n in load_queries() if n not in LABEL_SLIS)
 
 
 class SlisParams(BaseModel):
