@@ -5,7 +5,6 @@ Nothing here does I/O; the graph nodes call these and do the I/O around them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -57,8 +56,7 @@ def cache_key(tool: str, params: dict[str, Any]) -> str:
 
 def idempotency_key(incident_id: str, node: str, attempt: int) -> str:
     """Deterministic from the incident's own state, so a re-run node proposes the same key."""
-    digest = hashlib.sha256(f"{incident_id}|{node}|{attempt}".encode()).hexdigest()[:16]
-    return f"{incident_id}:{node}:{attempt}:{digest}"
+    return f"{incident_id}:{node}:{attempt}"
 
 
 def final_state(
