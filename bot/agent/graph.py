@@ -41,6 +41,19 @@ BOT = "model-incident-bot"
 MAX_WALK_STEPS = 200
 
 
+def open_plan(state: IncidentState) -> tuple[list[CausePlan], CausePlan]:
+    """A copy of the plans and the first unfinished one (the cause being remedied)."""
+    plans = [CausePlan(**p) for p in state.get("plans", [])]
+    return plans, next(p for p in plans if p["outcome"] is None)
+
+
+def next_option(state: IncidentState) -> list[CausePlan]:
+    """The plans with the current cause moved on to its next remedy."""
+    plans, current = open_plan(state)
+    current["index"] += 1
+    return plans
+
+
 def build_graph(deps: AgentDeps) -> StateGraph[IncidentState]:
     """The incident graph, with every node closed over ``deps`` (clients, store, runbooks)."""
 
@@ -326,8 +339,7 @@ def build_graph(deps: AgentDeps) -> StateGraph[IncidentState]:
         )
         steps = list(state.get("steps", []))
         scratch: IncidentState = {**state, "steps": steps}
-        plans = [CausePlan(**p) for p in state.get("plans", [])]
-        current = next(p for p in plans if p["outcome"] is None)
+        plans, current = open_plan(state)
         if dry.status is not ToolStatus.OK:
             # The change cannot be previewed (refused parameters, platform down): next option.
             current["index"] += 1
@@ -398,10 +410,7 @@ def build_graph(deps: AgentDeps) -> StateGraph[IncidentState]:
         )
         update: IncidentState = {"steps": steps, "decision": {**verdict.as_dict()}}
         if verdict.outcome in ("rejected", "expired"):
-            plans = [CausePlan(**p) for p in state.get("plans", [])]
-            current = next(p for p in plans if p["outcome"] is None)
-            current["index"] += 1
-            update["plans"] = plans
+            update["plans"] = next_option(state)
             update["actions"] = [
                 *state.get("actions", []),
                 {
@@ -458,10 +467,7 @@ def build_graph(deps: AgentDeps) -> StateGraph[IncidentState]:
         }
         update: IncidentState = {"steps": steps, "actions": [*state.get("actions", []), record]}
         if not ok:
-            plans = [CausePlan(**p) for p in state.get("plans", [])]
-            current = next(p for p in plans if p["outcome"] is None)
-            current["index"] += 1
-            update["plans"] = plans
+            update["plans"] = next_option(state)
             update["pending"] = None
         return update
 
@@ -519,8 +525,7 @@ def build_graph(deps: AgentDeps) -> StateGraph[IncidentState]:
         if actions:
             actions[-1]["verified"] = outcome
             actions[-1]["verification"] = detail
-        plans = [CausePlan(**p) for p in state.get("plans", [])]
-        current = next(p for p in plans if p["outcome"] is None)
+        plans, current = open_plan(state)
         update: IncidentState = {
             "steps": steps,
             "facts": facts,
