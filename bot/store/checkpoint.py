@@ -17,7 +17,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from bot.store.db import StoreError, async_url
+from bot.store.engine import StoreError, async_url
 
 # Any constant: the advisory lock that keeps replicas from running the migrations at once.
 _SETUP_LOCK_ID = 7_420_118

@@ -1,0 +1,99 @@
+"""The connection to SQLite (one process) or PostgreSQL (several replicas), and the store's errors.
+
+Every concern of the store (incidents, proposals, ledger, audit chain) is a class over
+``StoreBase``: one engine, one clock, so they share transactions' semantics and a test's clock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+Clock = Callable[[], datetime]
+
+
+class StoreError(Exception):
+    """A request the store cannot honour (the base of every store error)."""
+
+
+class NotFoundError(StoreError, LookupError):
+    """The incident, proposal or ledger key does not exist."""
+
+
+def utcnow() -> datetime:
+    """The default clock: the wall clock, aware, UTC."""
+    return datetime.now(UTC)
+
+
+def new_id(prefix: str) -> str:
+    """A short random id such as ``inc-1a2b3c4d5e6f``: unique enough, readable in a chat thread."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def async_url(database_url: str) -> URL:
+    """The SQLAlchemy async URL for a ``sqlite:///path`` or ``postgresql://...`` URL."""
+    url = make_url(database_url)
+    if url.drivername in ("sqlite", "sqlite+aiosqlite"):
+        return url.set(drivername="sqlite+aiosqlite")
+    if url.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
+        return url.set(drivername="postgresql+psycopg")
+    raise StoreError(
+        f"unsupported database URL scheme {url.drivername!r}: use sqlite or postgresql"
+    )
+
+
+def make_engine(database_url: str) -> AsyncEngine:
+    """An async engine whose transactions serialise writers on both databases."""
+    url = async_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        return create_async_engine(url, pool_pre_ping=True)
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        raise StoreError("an in-memory SQLite database cannot be shared: give a file path")
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+
+    # SQLite's default deferred transactions fail with "database is locked" when two writers
+    # upgrade at once; taking the write lock at BEGIN makes concurrent writers queue instead.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class StoreBase:
+    """The engine and clock every concern of the store works with."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock = utcnow) -> None:
+        self.engine = engine
+        self._clock = clock
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
+
+    def now(self) -> datetime:
+        """The store's current time (UTC)."""
+        return self._clock()
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
