@@ -13,9 +13,6 @@ LLM calls, diagnoses...) goes through ``bot.audit.append``.
 
 from __future__ import annotations
 
-from sqlalchemy import text
-
-from bot.store import tables as t
 from bot.store.chain import ensure_head
 from bot.store.engine import (
     Clock,
@@ -28,6 +25,7 @@ from bot.store.engine import (
 from bot.store.incidents import Incidents
 from bot.store.ledger import Ledger
 from bot.store.proposals import Proposals, default_idempotency_key
+from bot.store.schema import upgrade
 
 __all__ = [
     "NotFoundError",
@@ -37,9 +35,6 @@ __all__ = [
     "default_idempotency_key",
     "open_store",
 ]
-
-# Any constant: the advisory lock that serialises schema creation across replicas.
-_SCHEMA_LOCK_ID = 7_420_117
 
 
 class Store(Incidents, Proposals, Ledger):
@@ -56,14 +51,12 @@ class Store(Incidents, Proposals, Ledger):
 
 
 async def open_store(database_url: str, *, clock: Clock = utcnow) -> Store:
-    """Connect to the database and create the tables if they are missing.
+    """Connect to the database and migrate its schema to the head revision.
 
     ``clock`` returns the current time (aware, UTC); tests pass a controllable one.
     """
     engine = make_engine(database_url)
     async with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            await conn.execute(text(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK_ID})"))
-        await conn.run_sync(t.metadata.create_all)
+        await upgrade(conn)
         await ensure_head(conn)
     return Store(engine, clock)
