@@ -49,14 +49,11 @@ class LintFinding:
 
 
 def tool_catalogue() -> dict[str, ToolSpec]:
-    """The registered tools; empty while the tool packages are not importable yet (lint then
-    reports every tool as unknown instead of crashing)."""
+    """The registered tools. A tool package that fails to import is a broken build, not "no
+    tools": the error propagates instead of turning every tool into an "unknown tool" finding."""
     from tools.catalog import catalogue
 
-    try:
-        return catalogue()
-    except ImportError:
-        return {}
+    return catalogue()
 
 
 def lint_dir(
