@@ -2,25 +2,33 @@
 
 Alertmanager does not retry a 4xx, so one malformed alert must never cost the valid ones of
 its batch: each alert is parsed on its own and a bad one is returned as a :class:`RejectedAlert`
-with the field at fault. Alertmanager does redeliver on 5xx and after restarts, so every trigger
-carries a dedupe key (groupKey + fingerprint + status). Labels and annotations were written by
-whoever wrote the alert rule: they are kept verbatim as untrusted text, never interpreted here.
+with the field at fault. No JSON value in any field raises: the wire models below coerce what they
+can (numbers to text, overflowing counts to 0) and refuse, per alert, what they cannot.
+Alertmanager does redeliver on 5xx and after restarts, so every trigger carries a dedupe key
+(groupKey + fingerprint + status). Labels and annotations were written by whoever wrote the alert
+rule: they are kept as untrusted text (made storable: no NUL, no lone surrogate), never
+interpreted here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from bot.agent.types import Trigger
 
 # Labels that name the thing an alert is about, most specific first.
 TARGET_LABELS: tuple[str, ...] = ("endpoint", "agent", "model", "target", "service")
+# The two alert states of the wire format. Anything else is refused rather than guessed: a
+# misspelt "resolved" must never open an incident.
+FIRING = "firing"
+RESOLVED = "resolved"
 # Endpoint, agent and registered-model names: letters, digits and a few separators, no spaces.
 _TARGET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,199}$")
 _COMMAND = "/model-incident"
@@ -33,6 +41,96 @@ class WebhookError(ValueError):
 
 class CommandError(ValueError):
     """The slash-command text does not name a valid target."""
+
+
+# --------------------------------------------------------------------------- coercion
+
+
+def _text(value: Any) -> str:
+    """Any JSON value as storable text: strings as they are, anything else as compact JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, sort_keys=True, default=str)
+        except (TypeError, ValueError, RecursionError):  # huge ints, mixed keys, cycles
+            text = f"<unreadable {type(value).__name__}>"
+    return _storable(text[:_MAX_TEXT])
+
+
+def _storable(text: str) -> str:
+    """``text`` without NUL and with lone surrogates replaced: PostgreSQL refuses NUL in text
+    columns and UTF-8 cannot encode a lone surrogate, either of which would break a later write."""
+    if text.isascii():
+        return text.replace("\x00", "")
+    fixed = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return fixed.replace("\x00", "")
+
+
+def _status(value: Any) -> str:
+    """``"Resolved"``, ``" resolved\\n"`` and ``"RESOLVED"`` are all ``"resolved"``."""
+    return _text(value).strip().casefold()
+
+
+def _count(value: Any) -> int:
+    """A non-negative count; what is not a finite number (``1e999``, ``NaN``, ``"x"``) is 0."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, str):
+        try:
+            value = float(value.strip()) if value.strip() else 0
+        except ValueError:
+            return 0
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return 0
+        value = int(value)
+    return max(value, 0) if isinstance(value, int) else 0
+
+
+def _string_map(value: Any) -> dict[str, str]:
+    """Alertmanager sends string maps; anything else is coerced to text rather than refused."""
+    if not isinstance(value, Mapping):
+        return {}
+    return {_text(k): _text(v) for k, v in value.items() if v is not None}
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+Status = Annotated[str, BeforeValidator(_status)]
+Count = Annotated[int, BeforeValidator(_count)]
+StringMap = Annotated[dict[str, str], BeforeValidator(_string_map)]
+
+
+class _Envelope(BaseModel):
+    """The delivery's own fields (wire format version 4); unknown keys are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    version: Text = ""
+    group_key: Text = Field("", alias="groupKey")
+    status: Status = ""
+    receiver: Text = ""
+    truncated_alerts: Count = Field(0, alias="truncatedAlerts")
+    common_labels: StringMap = Field(default_factory=dict, alias="commonLabels")
+    common_annotations: StringMap = Field(default_factory=dict, alias="commonAnnotations")
+
+
+class _Alert(BaseModel):
+    """One alert of the delivery. ``labels`` stays raw: a non-object there refuses the alert."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: Status = ""
+    labels: Any = None
+    annotations: StringMap = Field(default_factory=dict)
+    starts_at: Text = Field("", alias="startsAt")
+    generator_url: Text = Field("", alias="generatorURL")
+    fingerprint: Text = ""
+
+
+# --------------------------------------------------------------------------- results
 
 
 class AlertTrigger(BaseModel):
@@ -74,6 +172,9 @@ class WebhookBatch(BaseModel):
     rejected: list[RejectedAlert] = Field(default_factory=list)
 
 
+# --------------------------------------------------------------------------- parsing
+
+
 def validate_target(name: str, *, field: str) -> str:
     """Return ``name`` stripped, or raise ``ValueError`` naming ``field`` when it is not a name."""
     value = name.strip()
@@ -109,64 +210,58 @@ def parse_command_text(text: str, *, actor: str | None = None) -> Trigger:
 def parse_webhook(payload: Any) -> WebhookBatch:
     """Split an Alertmanager webhook payload into triggers (firing), resolved and rejected alerts.
 
-    Raises :class:`WebhookError` only when the payload itself is unusable; a bad alert is rejected
-    alone. Unknown keys are ignored and unknown status values are kept as text.
+    Raises :class:`WebhookError` only when the payload itself is unusable (not an object, no alert
+    list); any value in any other field is coerced or rejects its own alert alone.
     """
     if not isinstance(payload, Mapping):
         raise WebhookError(f"payload: expected a JSON object, got {type(payload).__name__}")
     alerts = payload.get("alerts")
     if not isinstance(alerts, list):
         raise WebhookError("alerts: missing or not a list")
-    common_labels = _string_map(payload.get("commonLabels"))
-    common_annotations = _string_map(payload.get("commonAnnotations"))
-    group_key = _text(payload.get("groupKey"))
+    envelope = _Envelope.model_validate(dict(payload))
     batch = WebhookBatch(
-        version=_text(payload.get("version")),
-        group_key=group_key,
-        status=_text(payload.get("status")),
-        receiver=_text(payload.get("receiver")),
-        truncated_alerts=_int(payload.get("truncatedAlerts")),
+        version=envelope.version,
+        group_key=envelope.group_key,
+        status=envelope.status,
+        receiver=envelope.receiver,
+        truncated_alerts=envelope.truncated_alerts,
     )
     for index, alert in enumerate(alerts):
-        _parse_alert(batch, index, alert, group_key, common_labels, common_annotations)
+        try:
+            _parse_alert(batch, envelope, index, alert)
+        except ValidationError as exc:  # a value no coercion could save: this alert only
+            batch.rejected.append(RejectedAlert(index=index, reason=_first_error(index, exc)))
     return batch
 
 
-def _parse_alert(
-    batch: WebhookBatch,
-    index: int,
-    alert: Any,
-    group_key: str,
-    common_labels: dict[str, str],
-    common_annotations: dict[str, str],
-) -> None:
+def _parse_alert(batch: WebhookBatch, envelope: _Envelope, index: int, raw: Any) -> None:
     where = f"alerts[{index}]"
-    if not isinstance(alert, Mapping):
-        batch.rejected.append(
-            RejectedAlert(
-                index=index, reason=f"{where}: expected an object, got {type(alert).__name__}"
-            )
-        )
+
+    def reject(reason: str, fingerprint: str | None = None) -> None:
+        batch.rejected.append(RejectedAlert(index=index, fingerprint=fingerprint, reason=reason))
+
+    if not isinstance(raw, Mapping):
+        reject(f"{where}: expected an object, got {type(raw).__name__}")
         return
-    fingerprint = _text(alert.get("fingerprint")) or None
-    labels_raw = alert.get("labels")
-    if labels_raw is not None and not isinstance(labels_raw, Mapping):
-        batch.rejected.append(
-            RejectedAlert(
-                index=index, fingerprint=fingerprint, reason=f"{where}.labels: expected an object"
-            )
-        )
+    alert = _Alert.model_validate(dict(raw))
+    fingerprint = alert.fingerprint or None
+    if alert.labels is not None and not isinstance(alert.labels, Mapping):
+        reject(f"{where}.labels: expected an object", fingerprint)
         return
-    labels = {**common_labels, **_string_map(labels_raw)}
-    annotations = {**common_annotations, **_string_map(alert.get("annotations"))}
-    status = _text(alert.get("status")) or batch.status or "firing"
+    labels = {**envelope.common_labels, **_string_map(alert.labels)}
+    annotations = {**envelope.common_annotations, **alert.annotations}
+    status = alert.status or envelope.status or FIRING
+    if status not in (FIRING, RESOLVED):
+        shown = status if len(status) <= 40 else status[:37] + "..."
+        reject(f"{where}.status: {shown!r} is neither {FIRING!r} nor {RESOLVED!r}", fingerprint)
+        return
     # Without a fingerprint, a stable digest of the labels identifies the alert (Alertmanager's own
     # fingerprint is a hash of the label set too), so redeliveries still dedupe.
     identity = fingerprint or _labels_digest(labels)
-    dedupe_key = f"{group_key}|{identity}|{status}"
+    dedupe_key = f"{envelope.group_key}|{identity}|{status}"
     alertname = labels.get("alertname") or None
     target, problem = _target(labels, where)
-    if status == "resolved":
+    if status == RESOLVED:
         batch.resolved.append(
             ResolvedAlert(
                 target=target, alertname=alertname, fingerprint=fingerprint, dedupe_key=dedupe_key
@@ -174,7 +269,7 @@ def _parse_alert(
         )
         return
     if target is None:
-        batch.rejected.append(RejectedAlert(index=index, fingerprint=fingerprint, reason=problem))
+        reject(problem, fingerprint)
         return
     trigger = Trigger(
         source="alert",
@@ -188,42 +283,33 @@ def _parse_alert(
         AlertTrigger(
             trigger=trigger,
             dedupe_key=dedupe_key,
-            starts_at=_text(alert.get("startsAt")),
-            generator_url=_text(alert.get("generatorURL")),
+            starts_at=alert.starts_at,
+            generator_url=alert.generator_url,
         )
     )
 
 
 def _target(labels: dict[str, str], where: str) -> tuple[str | None, str]:
+    """The first target label holding a valid name. A malformed one never hides a valid one
+    further down the list; when none is valid, every problem is named."""
+    problems: list[str] = []
     for name in TARGET_LABELS:
         value = labels.get(name, "").strip()
-        if value:
-            try:
-                return validate_target(value, field=f"{where}.labels.{name}"), ""
-            except ValueError as exc:
-                return None, str(exc)
+        if not value:
+            continue
+        try:
+            return validate_target(value, field=f"{where}.labels.{name}"), ""
+        except ValueError as exc:
+            problems.append(str(exc))
+    if problems:
+        return None, "; ".join(problems)
     return None, f"{where}.labels: none of {', '.join(TARGET_LABELS)} names the target"
 
 
-def _string_map(value: Any) -> dict[str, str]:
-    """Alertmanager sends string maps; anything else is coerced to text rather than refused."""
-    if not isinstance(value, Mapping):
-        return {}
-    return {str(k): _text(v) for k, v in value.items() if v is not None}
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    return text[:_MAX_TEXT]
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
+def _first_error(index: int, exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    return f"alerts[{index}]{'.' + loc if loc else ''}: {err['msg']}"
 
 
 def _labels_digest(labels: dict[str, str]) -> str:
