@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from bot.runtime import call_policy
+from bot.settings import Settings
+from sandbox.platform import platform_for_sandbox
 from sandbox.registry import template_db
 from sandbox.runtime import Sandbox
 from sandbox.world import World
+from tools.platform import Platform
+from tools.policy import CallPolicy
+
+# The bound the bot uses by default (the defaults of ``bot/settings.py``, not a copy of them).
+DEFAULT_POLICY = call_policy(Settings(_env_file=None))
 
 
 @pytest.fixture(scope="session")
@@ -41,14 +46,12 @@ def sandbox_factory(mlflow_template: Path, tmp_path: Path) -> Callable[[World], 
 
 
 @pytest.fixture
-async def platform(sandbox: Sandbox) -> AsyncIterator[Any]:
-    """The production adapters wired to the sandbox (``tools.platform.platform_for_sandbox``)."""
-    from tools.platform import platform_for_sandbox  # type: ignore[attr-defined]
+def policy() -> CallPolicy:
+    """The default call policy of the settings (``TOOL_TIMEOUT_S``, ``TOOL_RETRIES``)."""
+    return DEFAULT_POLICY
 
-    async with AsyncExitStack() as stack:
-        made: Any = platform_for_sandbox(sandbox)
-        if inspect.isawaitable(made):
-            made = await made
-        if hasattr(made, "__aenter__"):
-            made = await stack.enter_async_context(made)
-        yield made
+
+@pytest.fixture
+def platform(sandbox: Sandbox, policy: CallPolicy) -> Platform:
+    """The production adapters wired to the sandbox (``sandbox.platform.platform_for_sandbox``)."""
+    return platform_for_sandbox(sandbox, policy)

@@ -1,105 +1,105 @@
-"""The catalogue of tools: each tool is an async function registered with its parameter and
-evidence models, so runbooks can name tools, lint can check predicates against evidence fields,
-and every call goes through one runner that records requests, times it and turns failures into data.
+"""The catalogue of tools, listed explicitly, and the one runner every call goes through.
+
+Runbooks name tools from this list, lint checks predicates against their evidence models, and
+``run_tool`` records the requests, times the call and turns failures into data. A tool exists for
+the bot only when it is listed here: importing a module registers nothing.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from tools.clients.errors import UpstreamError
 from tools.clients.http import recording
+from tools.mutating import gateway as gateway_changes
+from tools.mutating import rollback
+from tools.mutating import serving as serving_changes
 from tools.platform import Platform
+from tools.readonly import events, gateway, logs, pipelines, provider, registry, serving, slis
 from tools.result import ToolResult, ToolStatus
+from tools.spec import Finding, ToolSpec
 
-ToolKind = Literal["read", "mutate"]
-P = TypeVar("P", bound=BaseModel)
+TOOLS: tuple[ToolSpec, ...] = (
+    # read-only
+    serving.endpoint_status,
+    serving.list_endpoints,
+    serving.sample_invocation,
+    serving.signature_check,
+    pipelines.pipeline_usage,
+    events.platform_events,
+    registry.registry_versions,
+    slis.slis,
+    gateway.agent_health,
+    gateway.fallback_probe,
+    logs.gateway_logs,
+    provider.provider_check,
+    # mutating
+    serving_changes.set_traffic_split,
+    serving_changes.scale_endpoint,
+    serving_changes.disable_scale_to_zero,
+    serving_changes.restart_endpoint,
+    serving_changes.recreate_endpoint,
+    rollback.rollback_to_previous_champion,
+    gateway_changes.set_rollout_percentage,
+    gateway_changes.enable_fallback,
+    gateway_changes.switch_agent_to_baseline,
+    gateway_changes.restart_gateway,
+)
 
 
-@dataclass(frozen=True)
-class Finding:
-    """What a tool body returns; the runner wraps it into a :class:`ToolResult`."""
-
-    status: ToolStatus
-    summary: str
-    evidence: BaseModel | None = None
-    error: str | None = None
-
-
-ToolBody = Callable[[Platform, Any], Awaitable[Finding]]
+def _index(specs: tuple[ToolSpec, ...]) -> dict[str, ToolSpec]:
+    by_name: dict[str, ToolSpec] = {}
+    for spec in specs:
+        if spec.name in by_name:
+            raise ValueError(f"tool {spec.name!r} listed twice")
+        by_name[spec.name] = spec
+    return by_name
 
 
-@dataclass(frozen=True)
-class ToolSpec:
-    name: str
-    kind: ToolKind
-    description: str
-    params: type[BaseModel]
-    evidence: type[BaseModel]
-    body: ToolBody
-
-
-_CATALOGUE: dict[str, ToolSpec] = {}
-
-
-def tool(
-    name: str, *, kind: ToolKind, params: type[P], evidence: type[BaseModel]
-) -> Callable[
-    [Callable[[Platform, P], Awaitable[Finding]]], Callable[[Platform, P], Awaitable[Finding]]
-]:
-    """Register a tool body under ``name``. The docstring's first line is its description."""
-
-    def register(
-        fn: Callable[[Platform, P], Awaitable[Finding]],
-    ) -> Callable[[Platform, P], Awaitable[Finding]]:
-        if name in _CATALOGUE:
-            raise ValueError(f"tool {name!r} registered twice")
-        doc = (fn.__doc__ or name).strip().splitlines()[0]
-        _CATALOGUE[name] = ToolSpec(name, kind, doc, params, evidence, fn)
-        return fn
-
-    return register
+_BY_NAME = _index(TOOLS)
 
 
 def catalogue() -> dict[str, ToolSpec]:
-    """All registered tools by name (importing the tool packages registers them)."""
-    import tools.mutating
-    import tools.readonly  # noqa: F401
-
-    return dict(_CATALOGUE)
+    """Every tool by name (a copy: callers may filter it)."""
+    return dict(_BY_NAME)
 
 
 def get_tool(name: str) -> ToolSpec:
-    tools = catalogue()
-    if name not in tools:
-        raise KeyError(f"unknown tool {name!r}; known tools: {', '.join(sorted(tools))}")
-    return tools[name]
+    """The tool called ``name``; a KeyError lists the known names."""
+    if name not in _BY_NAME:
+        raise KeyError(f"unknown tool {name!r}; known tools: {', '.join(sorted(_BY_NAME))}")
+    return _BY_NAME[name]
+
+
+def _bad_params(name: str, params: dict[str, Any], exc: ValidationError) -> ToolResult:
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'params'}: {err['msg']}" for err in exc.errors()
+    )
+    return ToolResult(
+        tool=name,
+        params=params,
+        status=ToolStatus.ERROR,
+        summary=f"refused: bad parameters ({problems})",
+        error=f"bad parameters: {problems}",
+    )
 
 
 async def run_tool(platform: Platform, name: str, params: dict[str, Any]) -> ToolResult:
     """Run one tool. Never raises for upstream trouble: that becomes an ``error`` result naming the
-    request and the reason. Bad parameters become an ``error`` result that says what was wrong."""
+    request and the reason. Bad parameters become an ``error`` result that says what was wrong.
+
+    Every request is bounded by ``platform.policy`` (the deadline and retries the platform's
+    clients were built with), so the caller chooses the bound, never this module.
+    """
     spec = get_tool(name)
     started = time.perf_counter()
     try:
         parsed = spec.params.model_validate(params)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'params'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        return ToolResult(
-            tool=name,
-            params=params,
-            status=ToolStatus.ERROR,
-            summary=f"refused: bad parameters ({problems})",
-            error=f"bad parameters: {problems}",
-        )
+        return _bad_params(name, params, exc)
     with recording() as requests:
         try:
             finding = await spec.body(platform, parsed)

@@ -1,33 +1,38 @@
 """The set of platform clients the tools run against, injected as one value.
 
 Each field is a narrow Protocol declared next to its adapter; production and the sandbox fill them
-with the same adapter classes, only the transport and base URLs differ.
+with the same adapter classes, only the transport and base URLs differ. This module knows no
+settings and no sandbox: it takes plain values (:class:`PlatformConfig`, :class:`CallPolicy`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import httpx
-from pydantic import SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from tools.clients.databricks import DatabricksServing, ServingAPI
 from tools.clients.gateway import AgentGateway, GatewayAPI
 from tools.clients.mistral import MistralProvider, ProviderAPI
 from tools.clients.prometheus import MetricsAPI, PrometheusSLI
 from tools.clients.registry import MlflowRegistry, RegistryAPI
+from tools.policy import CallPolicy
 from tools.sli_queries import load_queries
 
-if TYPE_CHECKING:
-    from bot.settings import Settings
-    from sandbox.runtime import Sandbox
 
-# The sandbox answers at once unless an outage is injected; a short deadline keeps the tests that
-# inject "slow" outages fast.
-SANDBOX_TIMEOUT_S = 5.0
-SANDBOX_RETRIES = 1
-SANDBOX_API_KEY = SecretStr("sandbox-key")
+class PlatformConfig(BaseModel):
+    """Where each upstream system answers, and the credentials it wants."""
+
+    model_config = ConfigDict(frozen=True)
+
+    databricks_host: str
+    databricks_token: SecretStr = SecretStr("")
+    gateway_url: str
+    mlflow_tracking_uri: str
+    prometheus_url: str
+    mistral_server_url: str
+    mistral_api_key: SecretStr = SecretStr("")
 
 
 @dataclass(frozen=True)
@@ -37,62 +42,29 @@ class Platform:
     registry: RegistryAPI
     metrics: MetricsAPI
     provider: ProviderAPI
+    # The bound every client above was built with; the ledger's takeover bound reads it.
+    policy: CallPolicy
 
 
-def _assemble(
-    http: httpx.AsyncClient,
-    *,
-    databricks_url: str,
-    databricks_token: str,
-    gateway_url: str,
-    tracking_uri: str,
-    prometheus_url: str,
-    mistral_url: str,
-    mistral_key: SecretStr,
-    timeout_s: float,
-    retries: int,
-) -> Platform:
-    t, r = timeout_s, retries
+def build_platform(config: PlatformConfig, http: httpx.AsyncClient, policy: CallPolicy) -> Platform:
+    """The adapters for the URLs in ``config``, over one shared HTTP client, every request bounded
+    by ``policy``."""
+    t, r = policy.timeout_s, policy.retries
     return Platform(
         serving=DatabricksServing(
-            http, databricks_url, token=databricks_token, timeout_s=t, retries=r
+            http,
+            config.databricks_host,
+            token=config.databricks_token.get_secret_value(),
+            timeout_s=t,
+            retries=r,
         ),
-        gateway=AgentGateway(http, gateway_url, timeout_s=t, retries=r),
-        registry=MlflowRegistry(tracking_uri, timeout_s=t),
-        metrics=PrometheusSLI(http, prometheus_url, timeout_s=t, retries=r, queries=load_queries()),
-        provider=MistralProvider(http, mistral_url, api_key=mistral_key, timeout_s=t, retries=r),
-    )
-
-
-def build_platform(settings: Settings, http: httpx.AsyncClient) -> Platform:
-    """The adapters for the URLs in ``settings``, over one shared HTTP client."""
-    return _assemble(
-        http,
-        databricks_url=settings.databricks_host,
-        databricks_token=settings.databricks_token.get_secret_value(),
-        gateway_url=settings.gateway_url,
-        tracking_uri=settings.mlflow_tracking_uri,
-        prometheus_url=settings.prometheus_url,
-        mistral_url=settings.mistral_server_url,
-        mistral_key=settings.mistral_api_key,
-        timeout_s=settings.tool_timeout_s,
-        retries=settings.tool_retries,
-    )
-
-
-def platform_for_sandbox(
-    sandbox: Sandbox, *, timeout_s: float = SANDBOX_TIMEOUT_S, retries: int = SANDBOX_RETRIES
-) -> Platform:
-    """The same adapters, pointed at an in-process sandbox through its ASGI transport."""
-    return _assemble(
-        sandbox.http_client(),
-        databricks_url="http://sandbox",
-        databricks_token="",
-        gateway_url="http://sandbox/gateway",
-        tracking_uri=sandbox.tracking_uri,
-        prometheus_url="http://sandbox/prometheus",
-        mistral_url="http://sandbox/mistral",
-        mistral_key=SANDBOX_API_KEY,
-        timeout_s=timeout_s,
-        retries=retries,
+        gateway=AgentGateway(http, config.gateway_url, timeout_s=t, retries=r),
+        registry=MlflowRegistry(config.mlflow_tracking_uri, timeout_s=t),
+        metrics=PrometheusSLI(
+            http, config.prometheus_url, timeout_s=t, retries=r, queries=load_queries()
+        ),
+        provider=MistralProvider(
+            http, config.mistral_server_url, api_key=config.mistral_api_key, timeout_s=t, retries=r
+        ),
+        policy=policy,
     )

@@ -15,10 +15,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bot.runtime import call_policy, platform_config
 from bot.settings import Settings
 from tools.catalog import catalogue, run_tool
 from tools.clients.errors import NotFound, UpstreamError
-from tools.platform import Platform, build_platform, platform_for_sandbox
+from tools.platform import Platform, build_platform
 from tools.result import ToolResult, ToolStatus
 
 TargetKind = Literal["endpoint", "agent", "model"]
@@ -144,14 +145,16 @@ async def _check(settings: Settings, target: str, faults: list[str]) -> CheckRep
         if faults:
             raise typer.BadParameter("--fault needs the embedded sandbox (PLATFORM=sandbox)")
         async with httpx.AsyncClient() as http:
-            return await check_target(build_platform(settings, http), target)
+            platform = build_platform(platform_config(settings), http, call_policy(settings))
+            return await check_target(platform, target)
+    from sandbox.platform import platform_for_sandbox
     from sandbox.runtime import Sandbox
 
     sandbox = await Sandbox.start(workdir=settings.state_dir / "sandbox-check")
     for spec in faults:
         fault, _, fault_target = spec.partition(":")
         await sandbox.inject(fault, fault_target or None)
-    return await check_target(platform_for_sandbox(sandbox), target)
+    return await check_target(platform_for_sandbox(sandbox, call_policy(settings)), target)
 
 
 def check(

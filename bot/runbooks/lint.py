@@ -28,7 +28,7 @@ from bot.runbooks.model import (
     Runbook,
     successors,
 )
-from tools.catalog import ToolSpec
+from tools.spec import ToolSpec
 
 # Parameters every mutating tool takes that the agent, not the runbook, fills in.
 AGENT_PARAMS = frozenset({"dry_run", "idempotency_key"})

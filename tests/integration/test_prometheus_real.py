@@ -29,9 +29,11 @@ import pytest
 from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
+from bot.runtime import call_policy, platform_config
 from bot.settings import Settings
 from sandbox.default_world import default_world
 from sandbox.faults import inject
+from sandbox.platform import platform_for_sandbox
 from sandbox.routes.exposition import BUCKETS_S
 from sandbox.runtime import Sandbox
 from sandbox.simulation import slis as simulated_slis
@@ -39,7 +41,7 @@ from sandbox.world import World
 from tests.integration import servers
 from tools.catalog import run_tool
 from tools.clients.prometheus import PrometheusSLI
-from tools.platform import Platform, build_platform, platform_for_sandbox
+from tools.platform import Platform, build_platform
 from tools.readonly.slis import NUMERIC_SLIS
 from tools.sli_queries import LABEL_SLIS, load_queries, render
 
@@ -117,7 +119,7 @@ async def real_platform(real_prometheus: RealPrometheus) -> AsyncIterator[Platfo
         mlflow_tracking_uri=real_prometheus.sandbox.sandbox.tracking_uri,
     )
     async with httpx.AsyncClient() as http:
-        yield build_platform(settings, http)
+        yield build_platform(platform_config(settings), http, call_policy(settings))
 
 
 def _bucket(seconds: float) -> tuple[float, float]:
@@ -198,7 +200,7 @@ async def test_slis_tool_reads_real_prometheus_like_the_sandbox_stand_in(
     assert all(r.url.startswith(real_prometheus.prometheus.url) for r in real.requests)
     # The same tool over the sandbox's own Prometheus stand-in, in-process.
     sandbox = real_prometheus.sandbox.sandbox
-    stand_in_platform = platform_for_sandbox(sandbox)
+    stand_in_platform = platform_for_sandbox(sandbox, call_policy(Settings()))
     stand_in = await run_tool(stand_in_platform, "slis", {"target": FAULTED})
     assert stand_in.status == "ok", stand_in.error
     for name, expected in stand_in.evidence.items():

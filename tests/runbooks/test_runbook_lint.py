@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from bot.commands.runbooks import app
 from bot.runbooks.lint import LintFinding, lint_dir
-from tools.catalog import Finding, ToolSpec
 from tools.platform import Platform
+from tools.spec import Finding, ToolSpec
 
 
 class EndpointParams(BaseModel):

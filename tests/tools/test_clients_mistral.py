@@ -10,11 +10,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from sandbox.platform import SANDBOX_API_KEY
 from sandbox.runtime import Sandbox
 from tools.clients.errors import BadResponse, UpstreamHTTPError
 from tools.clients.http import recording
 from tools.clients.mistral import MistralProvider
-from tools.platform import SANDBOX_API_KEY
 
 BASE = "https://api.mistral.example"
 

@@ -6,9 +6,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sandbox.default_world import default_world
+from sandbox.platform import platform_for_sandbox
 from sandbox.world import World
 from tools.catalog import run_tool
-from tools.platform import Platform, platform_for_sandbox
+from tools.platform import Platform
+from tools.policy import CallPolicy
 from tools.result import ToolStatus
 
 ENDPOINT = "sentiment-endpoint"
@@ -80,7 +82,7 @@ async def test_rollback_refuses_unknown_versions_and_models(platform: Platform) 
 
 
 async def test_rollback_refuses_when_there_is_no_previous_champion(
-    sandbox_factory: Callable[[World], Awaitable[Any]],
+    sandbox_factory: Callable[[World], Awaitable[Any]], policy: CallPolicy
 ) -> None:
     # churn_model with one version only: nothing was ever champion before it.
     raw = default_world().model_dump()
@@ -92,7 +94,7 @@ async def test_rollback_refuses_when_there_is_no_previous_champion(
         "served_entities": [{"entity_name": "main.ml.churn_model", "entity_version": "1"}]
     }
     raw["events"] = [e for e in raw["events"] if e["resource"] != "main.ml.churn_model"]
-    platform = platform_for_sandbox(await sandbox_factory(World.model_validate(raw)))
+    platform = platform_for_sandbox(await sandbox_factory(World.model_validate(raw)), policy)
     result = await run_tool(
         platform,
         "rollback_to_previous_champion",

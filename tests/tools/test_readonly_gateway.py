@@ -8,7 +8,7 @@ from typing import Any
 
 from sandbox.runtime import Sandbox
 from tools.catalog import run_tool
-from tools.platform import SANDBOX_TIMEOUT_S
+from tools.policy import CallPolicy
 
 
 async def test_healthy_fleet_and_one_agent(platform: Any) -> None:
@@ -50,11 +50,11 @@ async def test_probe_with_no_model_answering(sandbox: Sandbox, platform: Any) ->
 
 
 async def test_slow_gateway_is_an_error_within_the_deadline(
-    outage: Callable[..., Awaitable[None]], platform: Any
+    outage: Callable[..., Awaitable[None]], platform: Any, policy: CallPolicy
 ) -> None:
     await outage(gateway="slow")
     started = time.perf_counter()
     result = await run_tool(platform, "agent_health", {})
-    assert time.perf_counter() - started < SANDBOX_TIMEOUT_S + 1
+    assert time.perf_counter() - started < policy.timeout_s + 1
     assert result.status == "error" and result.evidence == {}
     assert "GET http://sandbox/gateway/health" in (result.error or "")

@@ -7,10 +7,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sandbox.default_world import default_world
+from sandbox.platform import platform_for_sandbox
 from sandbox.runtime import Sandbox
 from sandbox.world import Outages
 from tools.catalog import run_tool
-from tools.platform import platform_for_sandbox
+from tools.policy import CallPolicy
 
 MODEL = "main.ml.sentiment_classifier"
 
@@ -39,7 +40,7 @@ async def test_new_version_regression(sandbox: Sandbox, platform: Any) -> None:
 
 
 async def test_tags_name_the_history_when_present(
-    sandbox_factory: Callable[[Any], Awaitable[Sandbox]],
+    sandbox_factory: Callable[[Any], Awaitable[Sandbox]], policy: CallPolicy
 ) -> None:
     world = default_world()
     model = world.model(MODEL)
@@ -50,7 +51,7 @@ async def test_tags_name_the_history_when_present(
     champion.tags |= {"previous_champion": "1", "champion_since": str(hours_ago_ms)}
     sandbox = await sandbox_factory(world)
     ev = (
-        await run_tool(platform_for_sandbox(sandbox), "registry_versions", {"model": MODEL})
+        await run_tool(platform_for_sandbox(sandbox, policy), "registry_versions", {"model": MODEL})
     ).evidence
     assert ev["previous_champion"] == "1" and ev["previous_champion_accuracy"] == 0.84
     assert 119 <= ev["champion_changed_minutes_ago"] <= 121
@@ -61,7 +62,7 @@ async def test_registry_outage_is_an_error_within_the_deadline(
 ) -> None:
     world = sandbox.world.model_copy(update={"outages": Outages(registry="down")})
     await sandbox.set_world(world)
-    platform = platform_for_sandbox(sandbox, timeout_s=1.0)
+    platform = platform_for_sandbox(sandbox, CallPolicy(timeout_s=1.0, retries=1))
     started = time.perf_counter()
     result = await run_tool(platform, "registry_versions", {"model": MODEL})
     assert time.perf_counter() - started < 3

@@ -10,8 +10,8 @@ import pytest
 
 from sandbox.runtime import Sandbox
 from sandbox.world import MetricPins
+from tests.conftest import DEFAULT_POLICY
 from tools.catalog import run_tool
-from tools.platform import SANDBOX_TIMEOUT_S
 from tools.sli_queries import load_queries
 
 
@@ -60,7 +60,7 @@ async def test_no_series_is_no_data_not_zero(sandbox: Sandbox, platform: Any) ->
         ("down", "HTTP 503"),
         ("error", "too many samples"),
         ("garbage", "not JSON"),
-        ("slow", f"no answer within {SANDBOX_TIMEOUT_S:g} s"),
+        ("slow", f"no answer within {DEFAULT_POLICY.timeout_s:g} s"),
     ],
 )
 async def test_prometheus_outage_is_an_error_naming_the_request(
@@ -69,7 +69,7 @@ async def test_prometheus_outage_is_an_error_naming_the_request(
     await outage(prometheus=mode)
     started = time.perf_counter()
     result = await run_tool(platform, "slis", {"target": "sentiment-endpoint"})
-    assert time.perf_counter() - started < SANDBOX_TIMEOUT_S * 3
+    assert time.perf_counter() - started < DEFAULT_POLICY.timeout_s * 3
     assert result.status == "error"
     assert reason in (result.error or "")
     assert "/prometheus/api/v1/query" in (result.error or "")

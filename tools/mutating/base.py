@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from tools.catalog import Finding
 from tools.diff import Change, diff
 from tools.result import ToolStatus
+from tools.spec import Finding
 
 
 class MutationParams(BaseModel):

@@ -7,12 +7,12 @@ from typing import Any
 
 from pydantic import Field
 
-from tools.catalog import Finding, tool
 from tools.clients.gateway import AgentState
 from tools.diff import Change
 from tools.mutating.base import MutationEvidence, MutationParams, Refused, change, step_key
 from tools.platform import Platform
 from tools.result import ToolStatus
+from tools.spec import Finding, tool
 
 ALL_AGENTS = "*"
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from pydantic import Field
 
-from tools.catalog import Finding, tool
 from tools.clients.databricks import EndpointConfig
 from tools.clients.errors import NotFound, UpstreamError
 from tools.mutating.base import MutationEvidence, MutationParams, Refused, change, refusal, step_key
@@ -20,6 +19,7 @@ from tools.mutating.serving import config_state, entity_for_version, read_endpoi
 from tools.platform import Platform
 from tools.readonly.registry import previous_champion as registry_previous_champion
 from tools.result import ToolStatus
+from tools.spec import Finding, tool
 
 CHAMPION = "champion"
 # Audit events are kept for 90 days; an older champion change is not a "previous champion".

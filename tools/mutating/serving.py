@@ -7,7 +7,6 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from tools.catalog import Finding, tool
 from tools.clients.databricks import EndpointConfig, ServingEndpoint
 from tools.clients.errors import NotFound
 from tools.diff import Change
@@ -16,6 +15,7 @@ from tools.platform import Platform
 from tools.readonly.events import summarise_events
 from tools.readonly.serving import primary_entity
 from tools.result import ToolStatus
+from tools.spec import Finding, tool
 
 
 async def read_endpoint(platform: Platform, name: str) -> ServingEndpoint:

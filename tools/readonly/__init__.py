@@ -1,5 +1,4 @@
-"""Read-only tools: each answers one question of a runbook with typed evidence."""
+"""Read-only tools: each answers one question of a runbook with typed evidence.
 
-from tools.readonly import events, gateway, logs, pipelines, provider, registry, serving, slis
-
-__all__ = ["events", "gateway", "logs", "pipelines", "provider", "registry", "serving", "slis"]
+``tools/catalog.py`` lists them; importing this package registers nothing.
+"""

@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tools.catalog import Finding, tool
 from tools.clients.databricks import AuditEvent
 from tools.platform import Platform
 from tools.result import ToolStatus
+from tools.spec import Finding, tool
 
 # Event types that change what a resource serves: the "was there a recent deploy?" question.
 DEPLOY_TYPES = frozenset({"deploy", "endpoint_updated", "endpoint_created", "agent_config_changed"})

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, Field
 
-from tools.catalog import Finding, tool
 from tools.clients.errors import NotFound
 from tools.platform import Platform
 from tools.result import ToolStatus
+from tools.spec import Finding, tool
 
 # The probe asks for something any model can answer; it tests the path, not the model's quality.
 PROBE_MESSAGES = [{"role": "user", "content": "Health probe: reply with the single word OK."}]

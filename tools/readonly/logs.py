@@ -7,10 +7,10 @@ from collections import Counter
 
 from pydantic import BaseModel, Field
 
-from tools.catalog import Finding, tool
 from tools.platform import Platform
 from tools.redact import redact
 from tools.result import ToolStatus
+from tools.spec import Finding, tool
 
 # At most this many lines (the newest) are kept in the evidence; counts cover every line.
 MAX_LINES = 200

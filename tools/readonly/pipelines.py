@@ -13,10 +13,10 @@ import re
 
 from pydantic import BaseModel, Field
 
-from tools.catalog import Finding, tool
 from tools.clients.databricks import PipelineDetail
 from tools.platform import Platform
 from tools.result import ToolStatus
+from tools.spec import Finding, tool
 
 # Names at least this similar to the endpoint are treated as a misspelling of it.
 MISSPELLING_RATIO = 0.8

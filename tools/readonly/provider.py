@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from tools.catalog import Finding, tool
 from tools.clients.errors import UpstreamHTTPError, UpstreamTimeout, UpstreamUnavailable
 from tools.platform import Platform
 from tools.result import ToolStatus
+from tools.spec import Finding, tool
 
 
 class ProviderCheckParams(BaseModel):

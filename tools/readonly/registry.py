@@ -19,11 +19,11 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from tools.catalog import Finding, tool
 from tools.clients.errors import NotFound, UpstreamError
 from tools.clients.registry import ModelVersionInfo
 from tools.platform import Platform
 from tools.result import ToolStatus
+from tools.spec import Finding, tool
 
 CHAMPION = "champion"
 PASSED = frozenset({"approved", "passed", "pass", "ok", "success", "succeeded", "valid", "true"})

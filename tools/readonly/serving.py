@@ -11,12 +11,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tools.catalog import Finding, tool
 from tools.clients.databricks import Invocation, ServingEndpoint
 from tools.clients.errors import NotFound
 from tools.platform import Platform
 from tools.readonly.pipelines import ReturnField, find_callers
 from tools.result import ToolStatus
+from tools.spec import Finding, tool
 
 # -- endpoint_status ---------------------------------------------------------------------------
 

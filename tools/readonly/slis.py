@@ -11,11 +11,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tools.catalog import Finding, tool
 from tools.clients.errors import UpstreamError
 from tools.platform import Platform
 from tools.result import ToolStatus
 from tools.sli_queries import LABEL_SLIS, load_queries
+from tools.spec import Finding, tool
 
 # Every SLI of the query file that is read as a number (the file is the one list of SLIs).
 NUMERIC_SLIS: tuple[str, ...] = tuple(n for n in load_queries() if n not in LABEL_SLIS)
