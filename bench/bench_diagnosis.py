@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.stats import percentile, summary_ms
-from bot.agent.run import open_agent
-from bot.agent.types import Proposal, Trigger
+from bot.agent.types import Trigger
+from bot.compose import open_app
 from bot.runbooks.loader import RunbookSet, default_runbook_dir, load_runbooks
+from bot.service.models import OpenRequest
 from bot.settings import Settings
 from sandbox.faults import FAULTS
 from sandbox.registry import template_db
 from sandbox.runtime import Sandbox
-from tools.platform import platform_for_sandbox
 
 TARGET_P95_S = 1.0
 APPROVER = "bench-approver"
@@ -82,27 +82,30 @@ async def time_one(
     sandbox = await Sandbox.start(workdir=workdir / "sandbox")
     try:
         await sandbox.inject(fault_id)
-        platform = platform_for_sandbox(sandbox)
         settings = Settings(
-            state_dir=workdir / "state", approvers=[APPROVER], tool_timeout_s=5.0, tool_retries=0
+            state_dir=workdir / "state",
+            approvers=[APPROVER],
+            tool_timeout_s=5.0,
+            tool_retries=0,
+            max_verify_wait_s=0.0,
         )
         opened = time.perf_counter()
-        async with open_agent(
-            settings, platform, runbooks=runbooks, max_verify_wait_s=0.0
-        ) as agent:
+        async with open_app(settings, sandbox=sandbox, runbooks=runbooks) as app:
             if profiler is not None:
                 profiler.enable()
             cpu = time.process_time()
             started = time.perf_counter()
-            step = await agent.start(Trigger(target=_target(fault_id)))
+            request = OpenRequest(trigger=Trigger(target=_target(fault_id)), requester="bench")
+            view = await app.service.open(request)
             ended = time.perf_counter()
             cpu = time.process_time() - cpu
             if profiler is not None:
                 profiler.disable()
-        if isinstance(step, Proposal):
-            stopped = f"proposal:{step.tool}"
+        if view.pending is not None:
+            stopped = f"proposal:{view.pending.tool}"
         else:
-            stopped = f"end:{step.final_state.value}"
+            assert view.outcome is not None, view
+            stopped = f"end:{view.outcome.final_state.value}"
         return OneRun(started - opened, ended - started, cpu, stopped)
     finally:
         await sandbox.close()

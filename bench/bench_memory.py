@@ -37,7 +37,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("mistralai (assistant, provider)", ["mistralai.client", "bot.llm.assistant"]),
     ("tools + platform", ["tools.platform", "tools.catalog"]),
     ("runbooks", ["bot.runbooks.loader"]),
-    ("agent", ["bot.agent.run"]),
+    ("agent + incident service", ["bot.agent.graph", "bot.service.incidents", "bot.compose"]),
     ("alertmanager trigger", ["bot.triggers.alertmanager"]),
 ]
 BOT_MODULES = [m for _, modules in STAGES for m in modules]
@@ -51,19 +51,15 @@ def rss_mb(pid: int | None = None) -> float:
 
 
 async def _idle_bot(platform_kind: str, state_dir: Path, stages: list[dict[str, object]]) -> None:
-    from bot.agent.run import open_agent
+    from bot.compose import open_app
     from bot.runbooks.loader import default_runbook_dir, load_runbooks
-    from bot.runtime import open_platform
     from bot.settings import Settings
 
     settings = Settings(platform=platform_kind, state_dir=state_dir)
     runbooks = load_runbooks(default_runbook_dir())
     stages.append({"stage": "runbooks parsed", "rss_mb": round(rss_mb(), 1)})
-    async with (
-        open_platform(settings) as handle,
-        open_agent(settings, handle.platform, runbooks=runbooks) as agent,
-    ):
-        assert agent.deps.runbooks is runbooks
+    async with open_app(settings, runbooks=runbooks) as app:
+        assert app.runbooks is runbooks
         stages.append({"stage": f"agent open ({platform_kind})", "rss_mb": round(rss_mb(), 1)})
         # The registry adapter imports MLflow on its first call; a bot that has handled one
         # incident has it loaded, so the idle figure includes it.

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.agent.policy import ApprovalPolicy
+
 
 class Settings(BaseSettings):
     """Validated configuration. Build it once (``Settings()``) and pass it down; no module
@@ -52,13 +54,35 @@ class Settings(BaseSettings):
         default_factory=lambda: ["demo-approver"],
         description="user ids allowed to approve changes (Slack user ids in production)",
     )
+    approval_policy: ApprovalPolicy | None = Field(
+        None,
+        description="JSON: who may approve per risk level (approvers, groups, required, "
+        "requester_may_approve); empty means APPROVERS for every risk, and a high-risk change "
+        "never approved by the person who opened the incident",
+    )
     proposal_ttl_s: int = Field(1800, gt=0, description="an unanswered proposal expires after this")
+    max_verify_wait_s: float | None = Field(
+        None,
+        ge=0,
+        description="cap on each wait before a verify check; empty means the runbook's own wait "
+        "(the embedded sandbox applies changes at once and never waits)",
+    )
+
+    # Audit chain anchoring, outside the database: the key signs every entry (empty: a key file
+    # generated under state_dir, for the sandbox and development); the anchor file keeps every
+    # committed chain head (empty: <state_dir>/audit-anchor.jsonl).
+    audit_signing_key: SecretStr = SecretStr("")
+    audit_anchor_path: Path | None = None
 
     # Slack.
     slack_bot_token: SecretStr = SecretStr("")
     slack_signing_secret: SecretStr = SecretStr("")
     slack_app_token: SecretStr = SecretStr("")
     slack_api_url: str = "https://slack.com/api/"
+
+    def policy(self) -> ApprovalPolicy:
+        """The approval policy in force."""
+        return self.approval_policy or ApprovalPolicy.from_approvers(list(self.approvers))
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file under ``state_dir``."""

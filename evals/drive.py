@@ -16,7 +16,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bot.agent.types import Decision, DecisionKind, IncidentOutcome, Proposal, Trigger
+from bot.agent.types import DecisionKind, IncidentOutcome, Proposal, Refusal, Trigger
+from bot.service.models import Answer, IncidentView, OpenRequest, ReportTo
 from bot.settings import Settings
 from bot.triggers import parse_command_text, parse_webhook
 from evals.results import DecisionRecord, LedgerRecord, Mutation, Observation
@@ -54,7 +55,7 @@ class OnCall:
         index = self._index.setdefault(proposal.proposal_id, len(self._index))
         return self.plan.mode_for(index)
 
-    async def answer(self, proposal: Proposal) -> Decision:
+    async def answer(self, proposal: Proposal, refusal: Refusal | None = None) -> Answer:
         mode = self.mode(proposal)
         index = self._index[proposal.proposal_id]
         tried = [r for r in self.records if r.proposal_id == proposal.proposal_id]
@@ -80,7 +81,7 @@ class OnCall:
                 authorised=actor == APPROVER,
             )
         )
-        return Decision(proposal_id=proposal.proposal_id, decision=kind, actor=actor, source="eval")
+        return Answer(proposal_id=proposal.proposal_id, decision=kind, actor=actor, source="eval")
 
 
 def preload() -> None:
@@ -91,9 +92,10 @@ def preload() -> None:
     import sqlalchemy.dialects.sqlite  # noqa: F401
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: F401
 
-    import bot.agent.run  # noqa: F401
+    import bot.compose
+    import bot.service.incidents  # noqa: F401
+    import sandbox.platform
     import sandbox.runtime  # noqa: F401
-    import tools.platform  # noqa: F401
     from tools.catalog import catalogue
 
     catalogue()
@@ -152,9 +154,7 @@ async def run_scenario(scenario: Scenario, world: World, *, llm: str = "off") ->
 
 
 async def _run(scenario: Scenario, world: World, workdir: Path, llm: str, obs: Observation) -> None:
-    from bot.agent.run import open_agent
     from sandbox.runtime import Sandbox
-    from tools.platform import platform_for_sandbox
 
     triggers, rejected = scenario_triggers(scenario)
     obs.rejected_alerts = rejected
@@ -165,16 +165,8 @@ async def _run(scenario: Scenario, world: World, workdir: Path, llm: str, obs: O
     sandbox = await Sandbox.start(world=world, workdir=workdir / "sandbox")
     events_before = len(sandbox.world.events)
     try:
-        platform = platform_for_sandbox(
-            sandbox, timeout_s=settings.tool_timeout_s, retries=settings.tool_retries
-        )
         for trigger in triggers:
-            async with open_agent(
-                settings, platform, runbooks=shared_runbooks(), max_verify_wait_s=0.0
-            ) as agent:
-                step: Proposal | IncidentOutcome = await agent.start(trigger)
-                step = await _answer_all(agent, settings, platform, oncall, step)
-            obs.incidents.append(step)
+            obs.incidents.append(await _incident(settings, sandbox, trigger, oncall))
     finally:
         # Recorded even when the run fails half-way: the scorer must see every answer given
         # and every change that reached the platform.
@@ -184,37 +176,49 @@ async def _run(scenario: Scenario, world: World, workdir: Path, llm: str, obs: O
             for e in sandbox.world.events[events_before:]
         ]
         obs.ledger = await _ledger(settings)
-        close = getattr(sandbox, "close", None)
-        if close is not None:
-            await close()
+        await sandbox.close()
+
+
+async def _incident(
+    settings: Settings, sandbox: Any, trigger: Trigger, oncall: OnCall
+) -> IncidentOutcome:
+    """One incident through the incident service, as the CLI or Slack would run it."""
+    from bot.compose import open_app
+
+    requester = trigger.actor or ("alertmanager" if trigger.source == "alert" else "oncall-user")
+    request = OpenRequest(trigger=trigger, requester=requester, report_to=ReportTo(surface="eval"))
+    async with open_app(settings, sandbox=sandbox, runbooks=shared_runbooks()) as app:
+        view = await app.service.open(request)
+        view = await _answer_all(app.service, settings, sandbox, oncall, view)
+    if view.outcome is None:
+        raise RuntimeError(f"the incident stopped at {view.phase}: {view.refusal}")
+    return view.outcome
 
 
 async def _answer_all(
-    agent: Any, settings: Settings, platform: Any, oncall: OnCall, step: Proposal | IncidentOutcome
-) -> IncidentOutcome:
-    """Answer proposals until the incident ends. A ``crash_resume`` answer is given by a new agent
-    opened on the same database, as a restarted process would."""
-    from bot.agent.run import open_agent
+    service: Any, settings: Settings, sandbox: Any, oncall: OnCall, view: IncidentView
+) -> IncidentView:
+    """Answer proposals until the incident ends. A ``crash_resume`` answer is given by a new
+    service opened on the same database, as a restarted process would."""
+    from bot.compose import open_app
 
     rounds = 0
-    while isinstance(step, Proposal):
+    while view.pending is not None and view.outcome is None:
         rounds += 1
         if rounds > MAX_PROPOSALS * 3:
             raise RuntimeError(f"more than {MAX_PROPOSALS * 3} approval rounds: the agent loops")
-        proposal = step
+        proposal = view.pending
         if oncall.mode(proposal) != "crash_resume":
-            step = await agent.resume(proposal.incident_id, await oncall.answer(proposal))
+            view = await service.answer(await oncall.answer(proposal, view.refusal))
             continue
         # The process that proposed is gone: a new one must find the same proposal waiting.
-        async with open_agent(
-            settings, platform, runbooks=shared_runbooks(), max_verify_wait_s=0.0
-        ) as restarted:
-            pending = await restarted.continue_after_crash(proposal.incident_id)
-            if not isinstance(pending, Proposal) or pending.proposal_id != proposal.proposal_id:
+        async with open_app(settings, sandbox=sandbox, runbooks=shared_runbooks()) as restarted:
+            view = await restarted.service.resume(proposal.incident_id)
+            if view.pending is None or view.pending.proposal_id != proposal.proposal_id:
                 raise RuntimeError("after a restart the incident no longer waits at its proposal")
-            step = await restarted.resume(proposal.incident_id, await oncall.answer(proposal))
-            step = await _answer_all(restarted, settings, platform, oncall, step)
-    return step
+            view = await restarted.service.answer(await oncall.answer(proposal))
+            view = await _answer_all(restarted.service, settings, sandbox, oncall, view)
+    return view
 
 
 async def _ledger(settings: Settings) -> list[LedgerRecord]:

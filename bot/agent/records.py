@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.audit import append as audit_append
+from bot.audit.binding import load_bound_proposal
+from bot.agent.types import Refusal
+from bot.agent.policy import ApprovalPolicy, PolicyVerdict, may_approve
 from bot.settings import Settings
 from bot.store.db import Store
 from bot.store.models import AuditKind, IncidentStatus, LedgerEntry, LedgerState, Proposal
@@ -32,21 +35,71 @@ class IncidentRecords:
     """Writes through the store, which audits its own records (incident, proposal, decision,
     execution) in the same transaction; this class audits what only the agent knows."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(
+        self, store: Store, settings: Settings, policy: ApprovalPolicy | None = None
+    ) -> None:
         self.store = store
         self.settings = settings
+        self.policy = policy or settings.policy()
 
     async def audit(
-        self, incident_id: str, kind: AuditKind, actor: str, payload: dict[str, Any]
+        self, incident_id: str | None, kind: AuditKind, actor: str, payload: dict[str, Any]
     ) -> None:
         await audit_append(self.store, incident_id, kind, actor, payload)
 
-    async def open_incident(self, incident_id: str, target: str, trigger: dict[str, Any]) -> None:
+    async def open_incident(
+        self,
+        incident_id: str,
+        target: str,
+        trigger: dict[str, Any],
+        *,
+        thread_ref: str | None = None,
+    ) -> None:
+        """Record the incident with its requester (the trigger's actor) and its thread."""
         if await self.store.get_incident(incident_id) is not None:
-            return  # the node re-ran after a crash
+            return  # the node re-ran after a crash, or the service recorded it first
         await self.store.create_incident(
-            target, trigger, incident_id=incident_id, actor=str(trigger.get("actor") or BOT)
+            target,
+            trigger,
+            incident_id=incident_id,
+            actor=str(trigger.get("actor") or BOT),
+            thread_ref=thread_ref,
         )
+
+    async def requester(self, incident_id: str) -> str | None:
+        """Who opened the incident (a CLI user, a Slack user id, ``alertmanager``)."""
+        incident = await self.store.get_incident(incident_id)
+        return str(incident.trigger.get("actor") or "") or None if incident else None
+
+    async def judge(self, proposal: Proposal, actor: str) -> PolicyVerdict:
+        """The approval policy's verdict on ``actor`` answering ``proposal``."""
+        return may_approve(
+            self.policy,
+            risk=proposal.risk,
+            actor=actor,
+            requester=await self.requester(proposal.incident_id),
+        )
+
+    async def precheck(self, proposal: Proposal, answer: Any) -> Refusal | None:
+        """Refuse an answer the policy does not allow, before it reaches the graph: audited once
+        with its reason; the proposal keeps waiting for a valid approver."""
+        verdict = await self.judge(proposal, answer.actor)
+        if verdict.allowed:
+            return None
+        await self.audit(
+            proposal.incident_id,
+            "rejection",
+            answer.actor,
+            {
+                "proposal_id": proposal.id,
+                "decision": str(answer.decision),
+                "refused": verdict.message,
+                "refusal": verdict.code,
+                "source": answer.source,
+                "channel": answer.channel,
+            },
+        )
+        return Refusal(code=verdict.code, message=verdict.message)
 
     async def set_runbook(self, incident_id: str, runbook: str | None, target_kind: str) -> None:
         await self.store.update_incident(incident_id, status="diagnosing", runbook=runbook)
@@ -103,11 +156,10 @@ class IncidentRecords:
         }
 
     async def load_proposal(self, proposal_id: str) -> Proposal:
-        """The server's copy of a proposal: the change that runs is this, never the client's."""
-        proposal = await self.store.get_proposal(proposal_id)
-        if proposal is None:
-            raise LookupError(f"proposal {proposal_id} does not exist")
-        return proposal
+        """The server's copy of a proposal: the change that runs is this, never the client's,
+        and only if the signed audit chain recorded exactly it as proposed and approved (else
+        ``ProposalTampered``, audited and escalated)."""
+        return await load_bound_proposal(self.store, proposal_id)
 
     async def decide(self, pending: dict[str, Any], answer: dict[str, Any]) -> Verdict:
         """Validate an untrusted answer and record it. Only ``proposal_id``, ``decision``,
@@ -137,14 +189,19 @@ class IncidentRecords:
                 {"refused": f"bad decision {decision!r}"},
             )
             return Verdict("refused", actor, f"unknown decision {decision!r}")
+        stored = await self.store.get_proposal(proposal_id)
+        verdict = await self.judge(stored, actor) if stored is not None else None
         result = await self.store.decide(
             proposal_id,
             "approved" if decision == "approve" else "rejected",
             actor,
             source,
-            approvers=list(self.settings.approvers),
+            approvers=[actor] if verdict is not None and verdict.allowed else [],
+            channel=str(answer.get("channel") or "") or None,
             reason=str(answer.get("reason") or "") or None,
         )
+        if verdict is not None and not verdict.allowed:
+            result = result.model_copy(update={"message": verdict.message})
         if result.accepted:
             outcome = "approved" if decision == "approve" else "rejected"
             return Verdict(outcome, actor, result.message)

@@ -62,6 +62,14 @@ class Decision(BaseModel):
     reason: str = ""
 
 
+class Refusal(BaseModel):
+    """Why an answer to a proposal was not taken. It is audited once; the proposal keeps
+    waiting for a valid answer."""
+
+    code: str
+    message: str
+
+
 class Diagnosis(BaseModel):
     id: str
     role: Literal["cause", "impact"]

@@ -1,26 +1,23 @@
-"""`model-incident demo`: the whole product on the embedded sandbox (no network, keys or Slack)."""
+"""`model-incident demo`: the whole product on the embedded sandbox (no network, keys or Slack).
+
+The agent, the sandbox and rich are imported inside the command, not at start-up of the CLI.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 import typer
-from rich.console import Console
-
-from bot.agent.types import IncidentOutcome
-from bot.commands.audit import _entries, _verify
-from bot.commands.diagnose import _diagnose, make_decider
-from bot.console.render import timeline_table
-from bot.settings import Settings
-
-console = Console()
 
 DEMO_TARGET = "sentiment-endpoint"
 DEMO_FAULT = "performance.new_version_regression"
 DEMO_APPROVER = "demo-approver"
+# The on-call engineer who opens the demo incident; a high-risk change needs someone else.
+DEMO_REQUESTER = "demo-oncall"
 
 
 def demo(
@@ -30,6 +27,14 @@ def demo(
 ) -> None:
     """Start the sandbox, inject a fault and run the full incident: steps, diagnosis, proposal with
     diff, approval, execution, verification and the audit timeline."""
+    from rich.console import Console
+
+    from bot.commands.audit import _entries, _verify
+    from bot.commands.diagnose import make_decider, run_diagnose
+    from bot.console.render import timeline_table
+    from bot.settings import Settings
+
+    console = Console()
     workdir = Path(tempfile.mkdtemp(prefix="model-incident-demo-"))
     settings = Settings(platform="sandbox", state_dir=workdir, approvers=[DEMO_APPROVER])
     interactive = sys.stdin.isatty()
@@ -45,12 +50,12 @@ def demo(
         dry_run=False,
         interactive=interactive,
     )
-    outcome: IncidentOutcome = asyncio.run(
-        _diagnose(target, [f"{fault}:{target}"], decide, settings)
+    view = asyncio.run(
+        run_diagnose(settings, target, DEMO_REQUESTER, [f"{fault}:{target}"], decide)
     )
     console.rule("audit timeline")
     url = settings.resolved_database_url()
-    entries = asyncio.run(_entries(url, outcome.incident_id))
+    entries = asyncio.run(_entries(url, view.incident_id))
     Console(width=max(console.width, 150)).print(timeline_table(entries))
     report = asyncio.run(_verify(url))
     verdict = "[green]intact[/]" if report.ok else f"[red]BROKEN at seq {report.first_bad_seq}[/]"
@@ -58,6 +63,4 @@ def demo(
     if keep:
         console.print(f"files kept in {workdir}")
     else:
-        import shutil
-
         shutil.rmtree(workdir, ignore_errors=True)

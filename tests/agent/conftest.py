@@ -1,4 +1,5 @@
-"""Fixtures for the agent: a sandbox, a database (SQLite and PostgreSQL) and an open agent."""
+"""Fixtures for the agent: a sandbox, a database (SQLite and PostgreSQL) and the incident service
+built by the composition root, exactly as the CLI builds it."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ from typing import Any
 
 import pytest
 
-from bot.agent.run import Agent, open_agent
-from bot.agent.types import Decision, DecisionKind, Proposal
+from bot.agent.types import DecisionKind, IncidentOutcome, Proposal, Refusal, Trigger
+from bot.compose import App, open_app
+from bot.service.models import Answer, OpenRequest
 from bot.settings import Settings
 from bot.store.testing import temporary_database
+from sandbox.runtime import Sandbox
 
 APPROVER = "alice"
+REQUESTER = "oncall-user"
 
-AgentFactory = Callable[..., Any]
+Decide = Callable[[Proposal, Refusal | None], Awaitable[Answer | None]]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -28,33 +32,51 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(
+        _env_file=None,
         state_dir=tmp_path / "state",
         database_url=database_url,
         approvers=[APPROVER],
         tool_timeout_s=2.0,
         tool_retries=0,
+        max_verify_wait_s=0.0,
     )
 
 
-@pytest.fixture
-def open_incident_agent(
-    settings: Settings,
-) -> Callable[..., Any]:
-    """``async with open_incident_agent(platform) as agent`` on the test database."""
+@asynccontextmanager
+async def incident_app(
+    settings: Settings, sandbox: Sandbox, **overrides: Any
+) -> AsyncIterator[App]:
+    """The whole bot over ``sandbox`` (no verify waits: the sandbox applies changes at once)."""
+    chosen = settings.model_copy(update={"max_verify_wait_s": 0.0, **overrides})
+    async with open_app(chosen, sandbox=sandbox) as app:
+        yield app
 
-    @asynccontextmanager
-    async def factory(platform: Any, **overrides: Any) -> AsyncIterator[Agent]:
-        chosen = settings.model_copy(update=overrides) if overrides else settings
-        async with open_agent(chosen, platform, max_verify_wait_s=0.0) as agent:
-            yield agent
+
+@pytest.fixture
+def open_incident_app(settings: Settings, sandbox: Sandbox) -> Callable[..., Any]:
+    """``async with open_incident_app(**setting_overrides) as app`` on the test database."""
+
+    def factory(**overrides: Any) -> Any:
+        return incident_app(settings, sandbox, **overrides)
 
     return factory
 
 
-def answer(
-    decision: DecisionKind, actor: str = APPROVER
-) -> Callable[[Proposal], Awaitable[Decision]]:
-    async def decide(proposal: Proposal) -> Decision:
-        return Decision(proposal_id=proposal.proposal_id, decision=decision, actor=actor)
+def request_for(target: str, requester: str = REQUESTER) -> OpenRequest:
+    return OpenRequest(trigger=Trigger(target=target), requester=requester)
+
+
+async def run_incident(
+    app: App, target: str, decide: Decide, requester: str = REQUESTER
+) -> IncidentOutcome:
+    """Open an incident and answer every proposal with ``decide`` until it ends."""
+    view = await app.service.drive(request_for(target, requester), decide)
+    assert view.outcome is not None, view
+    return view.outcome
+
+
+def answer(decision: DecisionKind, actor: str = APPROVER) -> Decide:
+    async def decide(proposal: Proposal, refusal: Refusal | None) -> Answer:
+        return Answer(proposal_id=proposal.proposal_id, decision=decision, actor=actor)
 
     return decide

@@ -12,14 +12,13 @@ from typing import Any
 
 import pytest
 
-from bot.agent.run import open_agent
-from bot.agent.types import DecisionKind, FinalState, Trigger
+from bot.agent.types import DecisionKind, FinalState
 from bot.runbooks.loader import default_runbook_dir, load_runbooks
 from bot.runbooks.model import DiagnosisNode, EscalateNode
 from bot.settings import Settings
 from sandbox.faults import FAULTS
 from sandbox.runtime import Sandbox
-from tests.agent.conftest import APPROVER, answer
+from tests.agent.conftest import APPROVER, answer, incident_app, run_incident
 
 RUNBOOKS = load_runbooks(default_runbook_dir())
 
@@ -53,13 +52,13 @@ def escalated_at(outcome: Any) -> list[str]:
 
 @pytest.mark.parametrize(("runbook", "node", "fault_id"), remedy_escalations())
 async def test_rejected_remedies_end_in_the_leafs_escalation(
-    runbook: str, node: str, fault_id: str, sandbox: Sandbox, platform: Any, tmp_path: Path
+    runbook: str, node: str, fault_id: str, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     fault = FAULTS[fault_id]
     await sandbox.inject(fault_id)
     target = "qa_agent" if fault.default_target == "*" else fault.default_target
-    async with open_agent(settings_for(tmp_path), platform, max_verify_wait_s=0.0) as agent:
-        outcome = await agent.run(Trigger(target=target), answer(DecisionKind.REJECT))
+    async with incident_app(settings_for(tmp_path), sandbox) as app:
+        outcome = await run_incident(app, target, answer(DecisionKind.REJECT))
     assert outcome.final_state is FinalState.ESCALATED
     assert node in escalated_at(outcome), [s.node for s in outcome.steps]
     escalation = RUNBOOKS.get(runbook).node(node)
@@ -68,27 +67,25 @@ async def test_rejected_remedies_end_in_the_leafs_escalation(
     assert all(not a.executed for a in outcome.actions)
 
 
-async def test_unreachable_provider_escalates(
-    sandbox: Sandbox, platform: Any, tmp_path: Path
-) -> None:
+async def test_unreachable_provider_escalates(sandbox: Sandbox, tmp_path: Path) -> None:
     world = sandbox.world.model_copy(deep=True)
     world.provider.reachable = False
     await sandbox.set_world(world)
-    async with open_agent(settings_for(tmp_path), platform, max_verify_wait_s=0.0) as agent:
-        outcome = await agent.run(Trigger(target="qa_agent"), answer(DecisionKind.REJECT))
+    async with incident_app(settings_for(tmp_path), sandbox) as app:
+        outcome = await run_incident(app, "qa_agent", answer(DecisionKind.REJECT))
     assert outcome.final_state is FinalState.ESCALATED
     assert "escalate_provider_unreachable" in escalated_at(outcome), [s.node for s in outcome.steps]
     assert outcome.actions == []
 
 
 async def test_missing_metrics_escalate_to_on_call_without_guessing(
-    sandbox: Sandbox, platform: Any, tmp_path: Path
+    sandbox: Sandbox, tmp_path: Path
 ) -> None:
     world = sandbox.world.model_copy(deep=True)
     world.outages.prometheus = "down"
     await sandbox.set_world(world)
-    async with open_agent(settings_for(tmp_path), platform, max_verify_wait_s=0.0) as agent:
-        outcome = await agent.run(Trigger(target="qa_agent"), answer(DecisionKind.APPROVE))
+    async with incident_app(settings_for(tmp_path), sandbox) as app:
+        outcome = await run_incident(app, "qa_agent", answer(DecisionKind.APPROVE))
     assert outcome.final_state is FinalState.ESCALATED
     assert "escalate_on_call" in escalated_at(outcome)
     assert [d for d in outcome.diagnoses if d.role == "cause"] == []

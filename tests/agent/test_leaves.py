@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bot.agent.run import open_agent
-from bot.agent.types import DecisionKind, FinalState, Trigger
+from bot.agent.types import DecisionKind, FinalState
 from bot.runbooks.loader import default_runbook_dir, load_runbooks
 from bot.runbooks.model import ActionNode, AdviceNode, EscalateNode
 from bot.settings import Settings
 from sandbox.faults import FAULTS
 from sandbox.runtime import Sandbox
-from tests.agent.conftest import APPROVER, answer
+from tests.agent.conftest import APPROVER, answer, incident_app, run_incident
 
 RUNBOOKS = load_runbooks(default_runbook_dir())
 
@@ -32,15 +30,15 @@ async def sqlite_settings(tmp_path: Path) -> AsyncIterator[Settings]:
 
 @pytest.mark.parametrize("fault_id", sorted(FAULTS))
 async def test_fault_reaches_its_leaf_and_first_remedy(
-    fault_id: str, sandbox: Sandbox, platform: Any, sqlite_settings: Settings
+    fault_id: str, sandbox: Sandbox, sqlite_settings: Settings
 ) -> None:
     fault = FAULTS[fault_id]
     await sandbox.inject(fault_id)
     ref = RUNBOOKS.leaf_ref(fault_id)
     # A fleet-wide fault is reported by whoever sees one agent fail.
     target = "qa_agent" if fault.default_target == "*" else fault.default_target
-    async with open_agent(sqlite_settings, platform, max_verify_wait_s=0.0) as agent:
-        outcome = await agent.run(Trigger(target=target), answer(DecisionKind.APPROVE))
+    async with incident_app(sqlite_settings, sandbox) as app:
+        outcome = await run_incident(app, target, answer(DecisionKind.APPROVE))
     causes = [d.id for d in outcome.diagnoses if d.role == "cause"]
     assert fault_id in causes, [s.node for s in outcome.steps]
     assert outcome.runbook == ref.runbook.id

@@ -30,17 +30,20 @@ MUTATION_DELAY_S = 3.0
 # proposal for an answer that never comes (the way a Slack-driven bot waits).
 WAIT_AT_PROPOSAL = """
 import asyncio, sys
-from bot.agent.run import open_agent
-from bot.agent.types import Proposal, Trigger
-from bot.runtime import open_platform
+from bot.agent.types import Trigger
+from bot.compose import open_app
+from bot.service.models import OpenRequest
 from bot.settings import Settings
 
 async def main() -> None:
-    settings = Settings()
-    async with open_platform(settings) as handle, open_agent(settings, handle.platform) as agent:
-        step = await agent.start(Trigger(source="cli", target=sys.argv[1]), sys.argv[2])
-        assert isinstance(step, Proposal), step
-        print("waiting at", step.proposal_id, flush=True)
+    async with open_app(Settings()) as app:
+        request = OpenRequest(
+            trigger=Trigger(source="cli", target=sys.argv[1]), requester="oncall-user",
+            incident_id=sys.argv[2],
+        )
+        view = await app.service.open(request)
+        assert view.pending is not None, view
+        print("waiting at", view.pending.proposal_id, flush=True)
         await asyncio.Event().wait()
 
 asyncio.run(main())

@@ -1,0 +1,1 @@
+"""The incident service: the one API the CLI, Slack, the alert webhook and the evals call."""
