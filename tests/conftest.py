@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime import call_policy
+from bot.compose import call_policy
 from bot.settings import Settings
 from sandbox.platform import platform_for_sandbox
 from sandbox.registry import template_db

@@ -10,16 +10,14 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.runtime import call_policy, platform_config
 from bot.settings import Settings
 from tools.catalog import catalogue, run_tool
 from tools.clients.errors import NotFound, UpstreamError
-from tools.platform import Platform, build_platform
+from tools.platform import Platform
 from tools.result import ToolResult, ToolStatus
 
 TargetKind = Literal["endpoint", "agent", "model"]
@@ -141,20 +139,12 @@ def render(console: Console, report: CheckReport) -> None:
 
 
 async def _check(settings: Settings, target: str, faults: list[str]) -> CheckReport:
-    if settings.platform == "remote":
-        if faults:
-            raise typer.BadParameter("--fault needs the embedded sandbox (PLATFORM=sandbox)")
-        async with httpx.AsyncClient() as http:
-            platform = build_platform(platform_config(settings), http, call_policy(settings))
-            return await check_target(platform, target)
-    from sandbox.platform import platform_for_sandbox
-    from sandbox.runtime import Sandbox
+    from bot.compose import open_platform
 
-    sandbox = await Sandbox.start(workdir=settings.state_dir / "sandbox-check")
-    for spec in faults:
-        fault, _, fault_target = spec.partition(":")
-        await sandbox.inject(fault, fault_target or None)
-    return await check_target(platform_for_sandbox(sandbox, call_policy(settings)), target)
+    if faults and settings.platform != "sandbox":
+        raise typer.BadParameter("--fault needs the embedded sandbox (PLATFORM=sandbox)")
+    async with open_platform(settings, faults=faults) as (platform, _sandbox):
+        return await check_target(platform, target)
 
 
 def check(

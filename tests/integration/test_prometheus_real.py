@@ -29,7 +29,7 @@ import pytest
 from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
-from bot.runtime import call_policy, platform_config
+from bot.compose import call_policy, platform_config
 from bot.settings import Settings
 from sandbox.default_world import default_world
 from sandbox.faults import inject
