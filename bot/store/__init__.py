@@ -3,8 +3,10 @@
 from bot.store.db import NotFoundError, Store, StoreError, default_idempotency_key, open_store
 from bot.store.models import (
     Approval,
+    ApprovalVote,
     AuditEntry,
     AuditKind,
+    DecideOutcome,
     DecideResult,
     Decision,
     Incident,
@@ -19,8 +21,10 @@ from bot.store.models import (
 
 __all__ = [
     "Approval",
+    "ApprovalVote",
     "AuditEntry",
     "AuditKind",
+    "DecideOutcome",
     "DecideResult",
     "Decision",
     "Incident",

@@ -32,8 +32,13 @@ class Incidents(AuditChain):
         incident_id: str | None = None,
         status: IncidentStatus = "open",
         actor: str = "bot",
+        requested_by: str | None = None,
     ) -> Incident:
-        """Open an incident (audited as ``incident_opened``)."""
+        """Open an incident (audited as ``incident_opened``).
+
+        ``requested_by`` (by default ``actor``, who opens it) is kept on the incident: the
+        approval policy keeps the requester from approving its high-risk changes.
+        """
         now = self._clock()
         incident = Incident(
             id=incident_id or new_id("inc"),
@@ -42,6 +47,7 @@ class Incidents(AuditChain):
             status=status,
             runbook=runbook,
             thread_ref=thread_ref,
+            requested_by=requested_by or actor,
             created_at=now,
             updated_at=now,
         )
@@ -52,7 +58,12 @@ class Incidents(AuditChain):
                 incident.id,
                 "incident_opened",
                 actor,
-                {"target": target, "trigger": incident.trigger, "runbook": runbook},
+                {
+                    "target": target,
+                    "trigger": incident.trigger,
+                    "runbook": runbook,
+                    "requested_by": incident.requested_by,
+                },
             )
         return incident
 

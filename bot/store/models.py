@@ -38,8 +38,17 @@ AuditKind = Literal[
     "escalation",
     "incident_opened",
     "incident_closed",
+    "tamper_detected",  # a row disagrees with the signed chain; what it asked for did not run
 ]
-Refusal = Literal["unauthorised", "not_found", "already_decided", "expired"]
+Refusal = Literal[
+    "unauthorised",  # not an approver for this change
+    "excluded",  # an approver, but not for this one (the incident's requester, high risk)
+    "already_voted",  # this approver's vote on the proposal is already counted
+    "not_found",
+    "already_decided",
+    "expired",
+]
+DecideOutcome = Literal["accepted", "waiting", "refused"]
 
 
 class Incident(BaseModel):
@@ -52,6 +61,9 @@ class Incident(BaseModel):
     runbook: str | None = None
     thread_ref: str | None = Field(None, description="where it is discussed, e.g. 'C123:1712.000'")
     final_state: dict[str, Any] | None = None
+    requested_by: str | None = Field(
+        None, description="who opened it: a CLI user, a Slack user id, 'alertmanager'"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -73,7 +85,7 @@ class Proposal(BaseModel):
 
 
 class Approval(BaseModel):
-    """The one human decision on a proposal."""
+    """The one final human decision on a proposal (made by the vote that settled it)."""
 
     proposal_id: str
     decision: Decision
@@ -84,14 +96,38 @@ class Approval(BaseModel):
     reason: str | None = None
 
 
-class DecideResult(BaseModel):
-    """What ``Store.decide`` did: recorded the decision, or refused it and why."""
+class ApprovalVote(BaseModel):
+    """One approver's vote on a proposal; enough distinct approving votes approve it."""
 
-    accepted: bool
+    proposal_id: str
+    actor: str
+    decision: Decision
+    at: datetime
+    source: str
+    channel: str | None = None
+    reason: str | None = None
+
+
+class DecideResult(BaseModel):
+    """What ``Store.decide`` did with one vote.
+
+    ``accepted``: the vote settled the proposal (approved or rejected; ``approval`` says how).
+    ``waiting``: the vote is recorded but more distinct approvers are needed (``approvals`` of
+    ``required`` so far). ``refused``: nothing recorded; ``refusal`` says why.
+    """
+
+    outcome: DecideOutcome
     refusal: Refusal | None = None
     message: str
     proposal: Proposal | None = None
     approval: Approval | None = None
+    approvals: int = Field(0, description="distinct approving votes counted so far")
+    required: int = Field(1, description="distinct approving votes needed")
+
+    @property
+    def accepted(self) -> bool:
+        """True only when the proposal is now decided by this vote (safe to act on)."""
+        return self.outcome == "accepted"
 
 
 class LedgerEntry(BaseModel):
@@ -123,6 +159,9 @@ class AuditEntry(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
     prev_hash: str
     hash: str
+    signature: str | None = Field(
+        None, description="HMAC of ``hash`` with the audit key (see bot.audit.signing), if any"
+    )
 
 
 class AuditRow(BaseModel):

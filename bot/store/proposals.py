@@ -18,8 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.audit.hashing import canonical_json, to_json_value
 from bot.store import tables as t
 from bot.store.chain import AuditChain
-from bot.store.engine import NotFoundError, new_id
-from bot.store.models import Approval, DecideResult, Decision, Proposal, ProposalStatus, Risk
+from bot.store.engine import NotFoundError, StoreError, new_id
+from bot.store.models import (
+    Approval,
+    ApprovalVote,
+    DecideResult,
+    Decision,
+    Proposal,
+    ProposalStatus,
+    Refusal,
+    Risk,
+)
 from bot.store.rows import fetch_all, fetch_one
 
 
@@ -29,21 +38,19 @@ def default_idempotency_key(incident_id: str, tool: str, params: Mapping[str, An
     return f"{incident_id}:{tool}:{digest[:16]}"
 
 
+def _refused(code: Refusal, message: str, proposal: Proposal | None = None) -> DecideResult:
+    return DecideResult(outcome="refused", refusal=code, message=message, proposal=proposal)
+
+
 def _closed_refusal(proposal: Proposal) -> DecideResult | None:
-    """Why a decision on this proposal is refused whatever the actor, or None if it is open."""
+    """Why a vote on this proposal is refused whatever the actor, or None if it is open."""
     if proposal.status == "expired":
-        return DecideResult(
-            accepted=False,
-            refusal="expired",
-            message=f"proposal {proposal.id} expired at {proposal.expires_at}",
-            proposal=proposal,
+        return _refused(
+            "expired", f"proposal {proposal.id} expired at {proposal.expires_at}", proposal
         )
     if proposal.status != "pending":
-        return DecideResult(
-            accepted=False,
-            refusal="already_decided",
-            message=f"proposal {proposal.id} is already {proposal.status}",
-            proposal=proposal,
+        return _refused(
+            "already_decided", f"proposal {proposal.id} is already {proposal.status}", proposal
         )
     return None
 
@@ -140,27 +147,36 @@ class Proposals(AuditChain):
         source: str,
         *,
         approvers: Collection[str],
+        required: int = 1,
+        excluded: Collection[str] = (),
         channel: str | None = None,
         reason: str | None = None,
     ) -> DecideResult:
-        """Record a human decision, or refuse it.
+        """Count one approver's vote, or refuse it.
 
-        Refused: an actor not in ``approvers`` (checked first, so outsiders learn nothing), an
-        unknown proposal, a proposal already decided, or one past its expiry (which is then marked
-        ``expired`` and audited as ``expiry``). Accepted decisions are audited as ``approval`` or
-        ``rejection`` in the same transaction. At most one decision per proposal ever succeeds,
-        even with concurrent clicks on several replicas.
+        The caller's approval policy says who may decide (``approvers``), who may not decide this
+        proposal although an approver (``excluded``: the incident's requester for a high-risk
+        change) and how many distinct approvers must approve (``required``). Refused, with
+        nothing recorded: an actor not in ``approvers`` (checked first, so outsiders learn
+        nothing) or in ``excluded``, an unknown proposal, one already decided, one past its expiry
+        (then marked ``expired`` and audited as ``expiry``), a second vote by the same approver.
+        A counted vote is stored and audited (``approval`` / ``rejection``) in the transaction
+        that locks the proposal row: one reject rejects; approvals settle the proposal when
+        ``required`` distinct approvers have approved, and until then the result is ``waiting``.
+        However many clicks race on however many replicas, the proposal is settled once.
         """
         if actor not in approvers:
-            return DecideResult(
-                accepted=False,
-                refusal="unauthorised",
-                message=f"{actor} is not allowed to approve changes",
+            return _refused("unauthorised", f"{actor} is not allowed to approve changes")
+        if actor in excluded:
+            return _refused(
+                "excluded", f"{actor} may not decide proposal {proposal_id}: another approver must"
             )
-        approval = Approval(
+        if required < 1:
+            raise StoreError(f"a decision needs at least one approver, not {required}")
+        vote = ApprovalVote(
             proposal_id=proposal_id,
-            decision=decision,
             actor=actor,
+            decision=decision,
             at=self._clock(),
             source=source,
             channel=channel,
@@ -168,64 +184,124 @@ class Proposals(AuditChain):
         )
         try:
             async with self.engine.begin() as conn:
-                return await self._decide_locked(conn, approval)
+                return await self._count_vote(conn, vote, required, frozenset(excluded))
         except IntegrityError:
-            # The approvals primary key refused a second decision that raced past the row lock.
-            return DecideResult(
-                accepted=False,
-                refusal="already_decided",
-                message=f"proposal {proposal_id} was decided concurrently",
+            # A primary key (one vote per approver, one final decision per proposal) refused a
+            # row that raced past the proposal lock.
+            return _refused(
+                "already_decided",
+                f"proposal {proposal_id} was decided concurrently",
                 proposal=await self.get_proposal(proposal_id),
             )
 
-    async def _decide_locked(self, conn: AsyncConnection, approval: Approval) -> DecideResult:
-        """Check and record ``approval`` with the proposal row locked, in ``conn``'s transaction."""
-        proposal = await self._lock_proposal(conn, approval.proposal_id)
+    async def _count_vote(
+        self, conn: AsyncConnection, vote: ApprovalVote, required: int, excluded: frozenset[str]
+    ) -> DecideResult:
+        """Check and record ``vote`` with the proposal row locked, in ``conn``'s transaction."""
+        proposal = await self._lock_proposal(conn, vote.proposal_id)
         if proposal is None:
-            return DecideResult(
-                accepted=False,
-                refusal="not_found",
-                message=f"no proposal {approval.proposal_id}",
-            )
+            return _refused("not_found", f"no proposal {vote.proposal_id}")
         refused = _closed_refusal(proposal)
         if refused is not None:
             return refused
-        if approval.at >= proposal.expires_at:
-            proposal = await self._expire(conn, proposal, actor=approval.actor)
-            return DecideResult(
-                accepted=False,
-                refusal="expired",
-                message=f"proposal {proposal.id} expired at {proposal.expires_at}",
-                proposal=proposal,
+        if vote.at >= proposal.expires_at:
+            proposal = await self._expire(conn, proposal, actor=vote.actor)
+            return _refused(
+                "expired", f"proposal {proposal.id} expired at {proposal.expires_at}", proposal
             )
+        votes = await self._votes(conn, proposal.id)
+        if any(v.actor == vote.actor for v in votes):
+            return _refused(
+                "already_voted",
+                f"{vote.actor} already voted on proposal {proposal.id}: another approver must",
+                proposal,
+            )
+        await conn.execute(insert(t.approval_votes).values(**vote.model_dump()))
+        approving = sorted(
+            {
+                v.actor
+                for v in [*votes, vote]
+                if v.decision == "approved" and v.actor not in excluded
+            }
+        )
+        if vote.decision == "approved" and len(approving) < required:
+            await self._audit_vote(conn, proposal, vote, approving, required)
+            return DecideResult(
+                outcome="waiting",
+                message=f"approved by {vote.actor}: {len(approving)} of {required} approvals, "
+                "waiting for another approver",
+                proposal=proposal,
+                approvals=len(approving),
+                required=required,
+            )
+        return await self._settle(conn, proposal, vote, approving, required)
+
+    async def _settle(
+        self,
+        conn: AsyncConnection,
+        proposal: Proposal,
+        vote: ApprovalVote,
+        approving: list[str],
+        required: int,
+    ) -> DecideResult:
+        """Move the proposal to the vote's decision and record the final ``approvals`` row."""
+        approval = Approval(**vote.model_dump())
         await conn.execute(insert(t.approvals).values(**approval.model_dump()))
         await conn.execute(
-            update(t.proposals)
-            .where(t.proposals.c.id == proposal.id)
-            .values(status=approval.decision)
+            update(t.proposals).where(t.proposals.c.id == proposal.id).values(status=vote.decision)
         )
-        proposal = proposal.model_copy(update={"status": approval.decision})
+        settled = proposal.model_copy(update={"status": vote.decision})
+        await self._audit_vote(conn, settled, vote, approving, required)
+        by = vote.actor if vote.decision == "rejected" else " and ".join(approving)
+        return DecideResult(
+            outcome="accepted",
+            message=f"{vote.decision} by {by}",
+            proposal=settled,
+            approval=approval,
+            approvals=len(approving),
+            required=required,
+        )
+
+    async def _audit_vote(
+        self,
+        conn: AsyncConnection,
+        proposal: Proposal,
+        vote: ApprovalVote,
+        approving: list[str],
+        required: int,
+    ) -> None:
+        """One audit row per counted vote; ``status`` says whether it settled the proposal."""
         await self._append(
             conn,
             proposal.incident_id,
-            "approval" if approval.decision == "approved" else "rejection",
-            approval.actor,
+            "approval" if vote.decision == "approved" else "rejection",
+            vote.actor,
             {
                 "proposal_id": proposal.id,
                 "tool": proposal.tool,
                 "params": proposal.params,
                 "idempotency_key": proposal.idempotency_key,
-                "source": approval.source,
-                "channel": approval.channel,
-                "reason": approval.reason,
+                "source": vote.source,
+                "channel": vote.channel,
+                "reason": vote.reason,
+                "status": proposal.status,
+                "approvers": approving,
+                "required": required,
             },
         )
-        return DecideResult(
-            accepted=True,
-            message=f"{approval.decision} by {approval.actor}",
-            proposal=proposal,
-            approval=approval,
+
+    async def _votes(self, conn: AsyncConnection, proposal_id: str) -> list[ApprovalVote]:
+        query = (
+            select(t.approval_votes)
+            .where(t.approval_votes.c.proposal_id == proposal_id)
+            .order_by(t.approval_votes.c.at)
         )
+        return await fetch_all(conn, query, ApprovalVote)
+
+    async def list_votes(self, proposal_id: str) -> list[ApprovalVote]:
+        """Every counted vote on a proposal, oldest first."""
+        async with self.engine.connect() as conn:
+            return await self._votes(conn, proposal_id)
 
     async def _lock_proposal(self, conn: AsyncConnection, proposal_id: str) -> Proposal | None:
         return await fetch_one(

@@ -58,6 +58,9 @@ incidents = Table(
     Column("runbook", String(128)),
     Column("thread_ref", String(256)),
     Column("final_state", JSON),
+    # Who opened it (a CLI user, a Slack user id, ``alertmanager``): the four-eyes rule keeps
+    # them from approving its high-risk changes.
+    Column("requested_by", String(256)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_incidents_target_status", "target", "status"),
@@ -96,6 +99,21 @@ approvals = Table(
     CheckConstraint("decision IN ('approved','rejected')", name="ck_approvals_decision"),
 )
 
+# Every vote that counted, one per approver and proposal: with two approvers required, the first
+# vote waits here and the second one moves the proposal. ``approvals`` keeps the final decision.
+approval_votes = Table(
+    "approval_votes",
+    metadata,
+    Column("proposal_id", String(64), ForeignKey("proposals.id"), primary_key=True),
+    Column("actor", String(256), primary_key=True),
+    Column("decision", String(16), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("channel", String(256)),
+    Column("reason", Text),
+    CheckConstraint("decision IN ('approved','rejected')", name="ck_approval_votes_decision"),
+)
+
 ledger = Table(
     "ledger",
     metadata,
@@ -121,6 +139,9 @@ audit = Table(
     Column("payload", JSON, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # HMAC of ``hash`` with a key the database does not hold (``bot.audit.signing``); None when
+    # the appender had no key.
+    Column("signature", String(128)),
     Index("ix_audit_incident", "incident_id"),
 )
 

@@ -171,3 +171,113 @@ async def test_expire_acts_only_on_a_due_pending_proposal(store: Store, clock: M
     assert kinds.count("expiry") == 1
     assert (await store.expire(proposal.id)).status == "expired"
     assert [a.kind for a in await store.list_audit()].count("expiry") == 1
+
+
+async def test_two_required_approvers_wait_for_a_second_distinct_approver(store: Store) -> None:
+    proposal = await _proposal(store)
+    first = await store.decide(
+        proposal.id, "approved", "U-alice", "slack", approvers=APPROVERS, required=2
+    )
+    assert (first.outcome, first.approvals, first.required) == ("waiting", 1, 2)
+    assert not first.accepted
+    pending = await store.get_proposal(proposal.id)
+    assert pending is not None and pending.status == "pending"
+    assert await store.get_approval(proposal.id) is None
+
+    again = await store.decide(
+        proposal.id, "approved", "U-alice", "cli", approvers=APPROVERS, required=2
+    )
+    assert (again.outcome, again.refusal) == ("refused", "already_voted")
+
+    second = await store.decide(
+        proposal.id, "approved", "U-bob", "slack", approvers=APPROVERS, required=2
+    )
+    assert (second.outcome, second.approvals) == ("accepted", 2)
+    approved = await store.get_proposal(proposal.id)
+    assert approved is not None and approved.status == "approved"
+    assert [v.actor for v in await store.list_votes(proposal.id)] == ["U-alice", "U-bob"]
+    audit = [e for e in await store.list_audit(incident_id=proposal.incident_id)]
+    votes = [e.payload for e in audit if e.kind == "approval"]
+    assert [(v["status"], v["approvers"]) for v in votes] == [
+        ("pending", ["U-alice"]),
+        ("approved", ["U-alice", "U-bob"]),
+    ]
+
+
+async def test_the_requester_may_not_approve_and_nothing_is_recorded(store: Store) -> None:
+    incident = await store.create_incident("fleet", {"alertname": "QualityDrop"}, actor="U-alice")
+    assert incident.requested_by == "U-alice"
+    stored = await store.get_incident(incident.id)
+    assert stored is not None and stored.requested_by == "U-alice"
+    proposal = await store.create_proposal(
+        incident.id,
+        action="Switch the fleet's baseline",
+        tool="set_baseline",
+        params={"fleet": "all"},
+        dry_run={},
+        risk="high",
+        ttl_s=600,
+    )
+    own = await store.decide(
+        proposal.id, "approved", "U-alice", "cli", approvers=APPROVERS, excluded=["U-alice"]
+    )
+    assert (own.outcome, own.refusal) == ("refused", "excluded")
+    assert await store.list_votes(proposal.id) == []
+    other = await store.decide(
+        proposal.id, "approved", "U-bob", "cli", approvers=APPROVERS, excluded=["U-alice"]
+    )
+    assert other.accepted and other.approval is not None and other.approval.actor == "U-bob"
+
+
+async def test_one_reject_rejects_a_proposal_waiting_for_its_second_approval(
+    store: Store,
+) -> None:
+    proposal = await _proposal(store)
+    await store.decide(proposal.id, "approved", "U-alice", "slack", approvers=APPROVERS, required=2)
+    rejected = await store.decide(
+        proposal.id, "rejected", "U-bob", "slack", approvers=APPROVERS, required=2, reason="no"
+    )
+    assert rejected.accepted
+    final = await store.get_proposal(proposal.id)
+    assert final is not None and final.status == "rejected"
+    approval = await store.get_approval(proposal.id)
+    assert approval is not None and (approval.decision, approval.actor) == ("rejected", "U-bob")
+
+
+async def test_concurrent_votes_of_two_required_approvers_settle_once(
+    store: Store, database_url: str, clock: ManualClock
+) -> None:
+    proposal = await _proposal(store)
+    approvers = [*APPROVERS, "U-carol"]
+    replica = await open_store(database_url, clock=clock)
+    try:
+        results = await asyncio.gather(
+            *[
+                (store if i % 2 else replica).decide(
+                    proposal.id,
+                    "approved",
+                    approvers[i % 3],
+                    "slack",
+                    approvers=approvers,
+                    required=2,
+                )
+                for i in range(12)
+            ]
+        )
+    finally:
+        await replica.close()
+    outcomes = [r.outcome for r in results]
+    assert (outcomes.count("accepted"), outcomes.count("waiting")) == (1, 1)
+    assert {r.refusal for r in results if r.outcome == "refused"} <= {
+        "already_voted",
+        "already_decided",
+    }
+    final = await store.get_proposal(proposal.id)
+    assert final is not None and final.status == "approved"
+    assert len(await store.list_votes(proposal.id)) == 2
+    kinds = [
+        e.payload.get("status")
+        for e in await store.list_audit(incident_id=proposal.incident_id)
+        if e.kind == "approval"
+    ]
+    assert kinds == ["pending", "approved"]
