@@ -66,9 +66,11 @@ def may_approve(
     risk: Risk | str,
     actor: str,
     requester: str | None,
+    approving: bool = True,
     groups_of: Mapping[str, Collection[str]] | None = None,
 ) -> PolicyVerdict:
-    """Judge one approval (rejections are judged by the same rule: only an approver may say no).
+    """Judge one answer. Only an approver may say yes or no; the four-eyes rule applies to yes
+    alone (saying no to one's own incident's change is always safe).
 
     ``groups_of`` maps a group id to its members (resolved by the caller, e.g. from Slack's
     ``usergroups.users.list``); the policy itself does no I/O.
@@ -84,7 +86,7 @@ def may_approve(
             required=rule.required,
             excluded=excluded,
         )
-    if actor in excluded:
+    if approving and actor in excluded:
         return PolicyVerdict(
             allowed=False,
             code="requester",

@@ -71,19 +71,20 @@ class IncidentRecords:
         incident = await self.store.get_incident(incident_id)
         return str(incident.trigger.get("actor") or "") or None if incident else None
 
-    async def judge(self, proposal: Proposal, actor: str) -> PolicyVerdict:
-        """The approval policy's verdict on ``actor`` answering ``proposal``."""
+    async def judge(self, proposal: Proposal, actor: str, decision: str) -> PolicyVerdict:
+        """The approval policy's verdict on ``actor`` answering ``proposal`` with ``decision``."""
         return may_approve(
             self.policy,
             risk=proposal.risk,
             actor=actor,
             requester=await self.requester(proposal.incident_id),
+            approving=decision == "approve",
         )
 
     async def precheck(self, proposal: Proposal, answer: Any) -> Refusal | None:
         """Refuse an answer the policy does not allow, before it reaches the graph: audited once
         with its reason; the proposal keeps waiting for a valid approver."""
-        verdict = await self.judge(proposal, answer.actor)
+        verdict = await self.judge(proposal, answer.actor, str(answer.decision))
         if verdict.allowed:
             return None
         await self.audit(
@@ -190,7 +191,7 @@ class IncidentRecords:
             )
             return Verdict("refused", actor, f"unknown decision {decision!r}")
         stored = await self.store.get_proposal(proposal_id)
-        verdict = await self.judge(stored, actor) if stored is not None else None
+        verdict = await self.judge(stored, actor, decision) if stored is not None else None
         result = await self.store.decide(
             proposal_id,
             "approved" if decision == "approve" else "rejected",
