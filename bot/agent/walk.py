@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.agent.state import CausePlan
 from bot.runbooks.expr import compile_expr, render_template
 from bot.runbooks.expr import resolve_params as resolve_params
 from bot.runbooks.model import CheckNode
@@ -25,6 +26,19 @@ def expression_names(
         "trigger": trigger_labels,
         "facts": facts,
     }
+
+
+def names(
+    state: Mapping[str, Any], evidence: Any = None, *, facts: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The expression names of an incident's state; ``facts`` are the ones recorded so far when a
+    node has recorded more than its input state holds."""
+    return expression_names(
+        target=state["target"],
+        trigger_labels=dict(state["trigger"].get("labels", {})),
+        facts=facts if facts is not None else state.get("facts", {}),
+        evidence=evidence,
+    )
 
 
 def render(text: str, names: dict[str, Any]) -> str:
@@ -57,6 +71,19 @@ def cache_key(tool: str, params: dict[str, Any]) -> str:
 def idempotency_key(incident_id: str, node: str, attempt: int) -> str:
     """Deterministic from the incident's own state, so a re-run node proposes the same key."""
     return f"{incident_id}:{node}:{attempt}"
+
+
+def current_plan(state: Mapping[str, Any]) -> CausePlan:
+    """A copy of the first unfinished plan: the cause whose remedies are being tried."""
+    plans: Sequence[CausePlan] = state.get("plans", [])
+    return next(p for p in plans if p["outcome"] is None).copy()
+
+
+def next_option(state: Mapping[str, Any]) -> CausePlan:
+    """The current plan moved on to its next remedy (the last one was rejected or failed)."""
+    plan = current_plan(state)
+    plan["index"] += 1
+    return plan
 
 
 def final_state(
