@@ -14,6 +14,10 @@ class ToolStatus(StrEnum):
     OK = "ok"  # the tool learned something (which may be "the endpoint does not exist")
     ERROR = "error"  # the request failed in a way that says nothing about the question asked
     NO_DATA = "no_data"  # the source answered but had nothing to say (no series, no logs)
+    # A change was sent, but the state read back is not the state asked for and the platform
+    # replayed an earlier answer to the idempotency key: the key met another state or other
+    # parameters. Never a success: the change is not in place and a person must look.
+    CONFLICT = "conflict"
 
 
 class RequestRecord(BaseModel):
@@ -26,6 +30,9 @@ class RequestRecord(BaseModel):
     status_code: int | None = None
     duration_ms: float | None = None
     error: str | None = None
+    # The platform answered with its stored reply to an earlier request under the same
+    # ``Idempotency-Key`` (header ``Idempotent-Replayed: true``) instead of handling this one.
+    replayed: bool | None = None
 
     def as_curl(self) -> str:
         """A shell command that repeats the request (without credentials)."""

@@ -47,6 +47,11 @@ def record(request: RequestRecord) -> None:
         records.append(request)
 
 
+def recorded() -> list[RequestRecord]:
+    """The requests recorded so far in the current recording (empty outside one)."""
+    return list(_recorded.get() or [])
+
+
 def _error_fields(body: Any) -> tuple[str | None, str | None]:
     if isinstance(body, Mapping):
         code = body.get("error_code") or body.get("errorType") or body.get("type")
@@ -108,6 +113,8 @@ async def request_json(
 
     rec.status_code = response.status_code
     rec.duration_ms = (time.perf_counter() - started) * 1000
+    if response.headers.get("idempotent-replayed", "").lower() == "true":
+        rec.replayed = True
     body: Any
     try:
         body = response.json() if response.content else None
@@ -132,4 +139,4 @@ async def request_json(
     raise UpstreamHTTPError(reason, rec, **kwargs)
 
 
-__all__ = ["UpstreamError", "record", "recording", "request_json"]
+__all__ = ["UpstreamError", "record", "recorded", "recording", "request_json"]

@@ -77,15 +77,10 @@ class _ServingUpdateFailed(Exception):
         self.reason = reason
 
 
-@tool(
-    "rollback_to_previous_champion", kind="mutate", params=RollbackParams, evidence=MutationEvidence
-)
-async def rollback_to_previous_champion(platform: Platform, params: RollbackParams) -> Finding:
-    """Point the champion alias and the endpoint's traffic back to the previous champion version."""
-    try:
-        aliases = await platform.registry.aliases(params.model)
-    except NotFound:
-        return refusal(Refused("model", f"no registered model named {params.model!r}"))
+async def _chosen_version(platform: Platform, params: RollbackParams) -> str:
+    """The version to roll back to: the one asked for, the one an earlier run under this key
+    chose, else the previous champion. Raises :class:`Refused` when there is none."""
+    aliases = await platform.registry.aliases(params.model)
     champion = aliases.get(CHAMPION)
     to_version = params.to_version or aliases.get(rollback_marker(params.idempotency_key))
     if to_version is None:
@@ -96,16 +91,28 @@ async def rollback_to_previous_champion(platform: Platform, params: RollbackPara
         earlier = registry_previous_champion(known, champion)
         to_version = earlier.version if earlier else None
     if to_version is None:
-        return refusal(
-            Refused("to_version", f"{params.model} has no previous champion (champion: {champion})")
+        raise Refused(
+            "to_version", f"{params.model} has no previous champion (champion: {champion})"
         )
     versions = {v.version for v in await platform.registry.search_versions(params.model)}
     if to_version not in versions:
-        return refusal(
-            Refused(
-                "to_version", f"{params.model} has no version {to_version!r}: {sorted(versions)}"
-            )
+        raise Refused(
+            "to_version", f"{params.model} has no version {to_version!r}: {sorted(versions)}"
         )
+    return to_version
+
+
+@tool(
+    "rollback_to_previous_champion", kind="mutate", params=RollbackParams, evidence=MutationEvidence
+)
+async def rollback_to_previous_champion(platform: Platform, params: RollbackParams) -> Finding:
+    """Point the champion alias and the endpoint's traffic back to the previous champion version."""
+    try:
+        to_version = await _chosen_version(platform, params)
+    except NotFound:
+        return refusal(Refused("model", f"no registered model named {params.model!r}"))
+    except Refused as exc:
+        return refusal(exc)
 
     async def read() -> dict[str, Any]:
         endpoint = await read_endpoint(platform, params.endpoint)
@@ -147,6 +154,13 @@ async def rollback_to_previous_champion(platform: Platform, params: RollbackPara
                     f"serving update failed ({exc.reason}); champion alias restored to {restored}"
                 ) from None
 
+    async def undo(before: dict[str, Any], after: dict[str, Any]) -> None:
+        # The endpoint did not move (a replayed key): the alias goes back to what it was, so the
+        # registry does not name a champion the endpoint does not serve.
+        restored = before["champion"]
+        if restored is not None and after["champion"] != restored:
+            await platform.registry.set_alias(params.model, CHAMPION, restored)
+
     try:
         return await change(
             params,
@@ -154,6 +168,7 @@ async def rollback_to_previous_champion(platform: Platform, params: RollbackPara
             read=read,
             desired=desired,
             apply=apply,
+            undo=undo,
         )
     except _ServingUpdateFailed as exc:
         return Finding(ToolStatus.ERROR, f"rollback not applied: {exc.reason}", None, exc.reason)
