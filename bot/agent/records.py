@@ -3,7 +3,6 @@ expressed in the agent's terms. Every record the graph writes goes through here.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +12,7 @@ from bot.agent.types import Refusal
 from bot.agent.policy import ApprovalPolicy, PolicyVerdict, may_approve
 from bot.settings import Settings
 from bot.store.db import Store
+from bot.store.lease import LedgerLeases
 from bot.store.models import AuditKind, IncidentStatus, LedgerEntry, LedgerState, Proposal
 from tools.result import ToolResult
 
@@ -23,7 +23,7 @@ BOT = "model-incident-bot"
 class Verdict:
     """The validated answer to a proposal."""
 
-    outcome: str  # approved | rejected | expired | refused
+    outcome: str  # approved | rejected | expired | refused | waiting (more approvers needed)
     actor: str
     message: str
 
@@ -41,6 +41,7 @@ class IncidentRecords:
         self.store = store
         self.settings = settings
         self.policy = policy or settings.policy()
+        self.leases = LedgerLeases(store, lease_s=settings.ledger_lease_s)
 
     async def audit(
         self, incident_id: str | None, kind: AuditKind, actor: str, payload: dict[str, Any]
@@ -192,12 +193,15 @@ class IncidentRecords:
             return Verdict("refused", actor, f"unknown decision {decision!r}")
         stored = await self.store.get_proposal(proposal_id)
         verdict = await self.judge(stored, actor, decision) if stored is not None else None
+        allowed = verdict is not None and verdict.allowed
         result = await self.store.decide(
             proposal_id,
             "approved" if decision == "approve" else "rejected",
             actor,
             source,
-            approvers=[actor] if verdict is not None and verdict.allowed else [],
+            approvers=[actor] if allowed else [],
+            required=verdict.required if verdict is not None else 1,
+            excluded=verdict.excluded if verdict is not None and decision == "approve" else (),
             channel=str(answer.get("channel") or "") or None,
             reason=str(answer.get("reason") or "") or None,
         )
@@ -206,6 +210,9 @@ class IncidentRecords:
         if result.accepted:
             outcome = "approved" if decision == "approve" else "rejected"
             return Verdict(outcome, actor, result.message)
+        if result.outcome == "waiting":
+            message = f"approved by {actor}: {result.approvals} of {result.required} approvals"
+            return Verdict("waiting", actor, message)
         if result.refusal == "expired":
             return Verdict("expired", actor, result.message)
         # Unauthorised or otherwise invalid: recorded, and the proposal keeps waiting.
@@ -223,26 +230,21 @@ class IncidentRecords:
         return Verdict("refused", actor, result.message)
 
     async def ledger_begin(self, proposal: Proposal) -> LedgerEntry:
-        """Claim the execution. A ``started`` row left by a process that died mid-call becomes
-        stale once that call's deadline has surely passed, and is then taken over."""
+        """Claim the execution under a lease renewed while the tool runs (``LedgerLeases``), or
+        wait while a live executor holds it; a dead executor's row is taken over once its lease
+        ran out. A row left without a lease (older versions) is stale after one call's deadline."""
         stale_after = self.settings.tool_timeout_s * (self.settings.tool_retries + 1) + 1.0
-        while True:
-            entry = await self.store.ledger_begin(
-                proposal.idempotency_key,
-                tool=proposal.tool,
-                params=proposal.params,
-                proposal_id=proposal.id,
-                stale_after_s=stale_after,
-            )
-            if entry.claimed or entry.state != "started":
-                break
-            await asyncio.sleep(0.5)
+        entry = await self.leases.claim(
+            proposal.idempotency_key,
+            tool=proposal.tool,
+            params=proposal.params,
+            proposal_id=proposal.id,
+            stale_after_s=stale_after,
+        )
         await self.store.update_incident(proposal.incident_id, status="executing")
         return entry
 
     async def ledger_finish(self, proposal: Proposal, result: ToolResult) -> None:
         state: LedgerState = "succeeded" if result.ok else "failed"
-        await self.store.ledger_finish(
-            proposal.idempotency_key, state, result.model_dump(mode="json")
-        )
+        await self.leases.finish(proposal.idempotency_key, state, result.model_dump(mode="json"))
         await self.store.update_incident(proposal.incident_id, status="verifying")

@@ -101,9 +101,11 @@ class IncidentService:
             proposal.incident_id, Command(resume=answer.model_dump()), on_event
         )
         after = await self.status(proposal.incident_id)
-        if after.pending is not None and after.pending.proposal_id == answer.proposal_id:
+        last = decisions[-1] if decisions else None
+        waits = after.pending is not None and after.pending.proposal_id == answer.proposal_id
+        if waits and (last is None or last.title != "waiting"):
             # The graph refused it after all (another answer won the race): say so, stop.
-            message = decisions[-1].summary if decisions else "the answer was not taken"
+            message = last.summary if last else "the answer was not taken"
             return after.model_copy(update={"refusal": Refusal(code="refused", message=message)})
         return after
 

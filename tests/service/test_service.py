@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 from bot.agent.events import StepEvent
+from bot.agent.policy import ApprovalPolicy
 from bot.agent.types import DecisionKind, FinalState
 from bot.service.models import Answer
 from sandbox.runtime import Sandbox
@@ -82,6 +83,10 @@ async def test_high_risk_change_needs_an_approver_other_than_the_requester(
 
         other = Answer(proposal_id=high.proposal_id, decision=DecisionKind.APPROVE, actor="bob")
         done = await app.service.answer(other)
+        ledger = await app.store.list_ledger()
+        assert [(e.tool, e.state) for e in ledger] == [("switch_agent_to_baseline", "succeeded")]
+        # Whatever the runbook proposes next (the seed's fixes after the switch) is declined.
+        done = await app.service.drive_from(done, answer(DecisionKind.REJECT))
         assert done.outcome is not None, done
         executed = [a for a in done.outcome.actions if a.executed]
         assert [(a.tool, a.decided_by) for a in executed] == [("switch_agent_to_baseline", "bob")]
@@ -134,3 +139,28 @@ async def test_status_and_list_open_follow_the_incident(
         assert view.phase == "finished"
         assert (await app.service.status(view.incident_id)).outcome == view.outcome
         assert await app.service.list_open() == []
+
+
+async def test_a_policy_can_require_two_distinct_approvers(
+    sandbox: Sandbox, open_incident_app: Any
+) -> None:
+    await sandbox.inject(REGRESSION, ENDPOINT)
+    two = {"approvers": [APPROVER, "bob"], "required": 2}
+    policy = ApprovalPolicy.model_validate({"low": two, "medium": two, "high": two})
+    async with open_incident_app(approval_policy=policy) as app:
+        view = await app.service.open(request_for(ENDPOINT))
+        pending = view.pending
+        assert pending is not None
+        vote = Answer(
+            proposal_id=pending.proposal_id, decision=DecisionKind.APPROVE, actor=APPROVER
+        )
+        view = await app.service.answer(vote)
+        assert view.refusal is None and view.pending is not None, view
+        assert await app.store.list_ledger() == [], "one approval of two changes nothing"
+        again = await app.service.answer(vote)
+        assert again.refusal is not None, "the same approver does not count twice"
+        assert await app.store.list_ledger() == []
+        second = vote.model_copy(update={"actor": "bob"})
+        done = await app.service.answer(second)
+    assert done.outcome is not None and done.outcome.final_state is FinalState.RESOLVED
+    assert [a.executed for a in done.outcome.actions] == [True]
