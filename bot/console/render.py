@@ -1,4 +1,9 @@
-"""Terminal rendering of steps, proposals, outcomes and audit timelines."""
+"""Terminal rendering of steps, proposals, outcomes and audit timelines.
+
+Every value shown here may carry text from outside (target names, upstream messages, log lines,
+alert annotations, approver ids), so every one goes through :func:`bot.console.text.safe` (or
+:func:`_short`, which calls it) before it reaches a markup string, a table cell or a title.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from bot.agent.types import IncidentOutcome, Proposal
+from bot.console.text import safe
 from bot.store.models import AuditEntry
 
 _ICONS = {
@@ -29,8 +35,10 @@ _STYLE = {"ok": "green", "error": "red", "no_data": "yellow", "pending": "cyan"}
 
 
 def _short(value: Any, limit: int = 60) -> str:
+    """``value`` as safe text of at most ``limit`` characters (cut before escaping, so that an
+    escape is never cut in half)."""
     text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return safe(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def render_step(console: Console, step: dict[str, Any]) -> None:
@@ -38,23 +46,22 @@ def render_step(console: Console, step: dict[str, Any]) -> None:
     kind = str(step.get("kind", ""))
     icon = _ICONS.get(kind, "·")
     status = step.get("status")
-    tag = f"[{_STYLE.get(str(status), 'white')}]{status}[/]" if status else ""
-    title = step.get("title", "")
-    console.print(f" {icon} [bold]{kind:<9}[/] {title} {tag}", highlight=False)
+    tag = f"[{_STYLE.get(str(status), 'white')}]{safe(status)}[/]" if status else ""
+    title = safe(step.get("title", ""))
+    console.print(f" {icon} [bold]{safe(kind):<9}[/] {title} {tag}", highlight=False)
     summary = step.get("summary")
     if summary:
-        console.print(f"     {summary}", style="dim", highlight=False)
+        console.print(f"     {safe(summary)}", style="dim", highlight=False)
     if step.get("branch") and kind in ("check", "verify"):
-        console.print(
-            f"     branch: {step['branch']} → {step.get('next')}", style="dim", highlight=False
-        )
+        branch, target = safe(step["branch"]), safe(step.get("next"))
+        console.print(f"     branch: {branch} → {target}", style="dim", highlight=False)
 
 
 def diff_table(diff: list[dict[str, Any]]) -> Table:
     table = Table("field", "before", "after", show_edge=False, pad_edge=False)
     for change in diff:
         table.add_row(
-            str(change.get("path", "")), _short(change.get("before")), _short(change.get("after"))
+            safe(change.get("path", "")), _short(change.get("before")), _short(change.get("after"))
         )
     return table
 
@@ -62,13 +69,14 @@ def diff_table(diff: list[dict[str, Any]]) -> Table:
 def render_proposal(console: Console, proposal: Proposal) -> None:
     """The change, its parameters, the dry-run diff and the risk."""
     body = Table.grid(padding=(0, 1))
-    body.add_row("action", f"[bold]{proposal.title}[/]")
-    body.add_row("tool", proposal.tool)
+    body.add_row("action", f"[bold]{safe(proposal.title)}[/]")
+    body.add_row("tool", safe(proposal.tool))
     body.add_row("params", _short(proposal.params, 120))
-    body.add_row("risk", proposal.risk.value)
-    body.add_row("because", proposal.diagnosis or "")
-    body.add_row("key", proposal.idempotency_key)
-    console.print(Panel(body, title=f"Proposal {proposal.proposal_id}", border_style="cyan"))
+    body.add_row("risk", safe(proposal.risk.value))
+    body.add_row("because", safe(proposal.diagnosis or ""))
+    body.add_row("key", safe(proposal.idempotency_key))
+    title = f"Proposal {safe(proposal.proposal_id)}"
+    console.print(Panel(body, title=title, border_style="cyan"))
     diff = proposal.dry_run.get("diff") or []
     if diff:
         console.print(
@@ -77,25 +85,26 @@ def render_proposal(console: Console, proposal: Proposal) -> None:
 
 
 def render_outcome(console: Console, outcome: IncidentOutcome) -> None:
+    """Where the incident ended: causes, actions, advice, escalation and the final state."""
     colour = {"resolved": "green", "escalated": "yellow", "not_recovered": "red"}.get(
         outcome.final_state.value, "cyan"
     )
     grid = Table.grid(padding=(0, 1))
-    grid.add_row("incident", outcome.incident_id)
-    grid.add_row("target", f"{outcome.target} ({outcome.target_kind})")
-    grid.add_row("runbook", outcome.runbook or "-")
+    grid.add_row("incident", safe(outcome.incident_id))
+    grid.add_row("target", f"{safe(outcome.target)} ({safe(outcome.target_kind)})")
+    grid.add_row("runbook", safe(outcome.runbook or "-"))
     for d in outcome.diagnoses:
-        grid.add_row(d.role, f"[bold]{d.id}[/] {d.explanation}")
+        grid.add_row(safe(d.role), f"[bold]{safe(d.id)}[/] {safe(d.explanation)}")
     for a in outcome.actions:
         verdict = a.verified or a.execution_status or (a.decision.value if a.decision else "")
-        grid.add_row("action", f"{a.tool} {_short(a.params, 80)} → {verdict} {a.verification}")
+        done = f"{safe(verdict)} {safe(a.verification)}"
+        grid.add_row("action", f"{safe(a.tool)} {_short(a.params, 80)} → {done}")
     for line in outcome.advice:
-        grid.add_row("advice", line)
+        grid.add_row("advice", safe(line))
     if outcome.escalation:
-        grid.add_row(
-            "escalated", f"{outcome.escalation.get('to')}: {outcome.escalation.get('reason')}"
-        )
-    grid.add_row("final", f"[bold {colour}]{outcome.final_state.value}[/]")
+        to, reason = outcome.escalation.get("to"), outcome.escalation.get("reason")
+        grid.add_row("escalated", f"{safe(to)}: {safe(reason)}")
+    grid.add_row("final", f"[bold {colour}]{safe(outcome.final_state.value)}[/]")
     console.print(Panel(grid, title="Outcome", border_style=colour))
 
 
@@ -106,8 +115,8 @@ def timeline_table(entries: Sequence[AuditEntry]) -> Table:
         table.add_row(
             str(entry.seq),
             entry.at.strftime("%H:%M:%S"),
-            entry.kind,
-            entry.actor,
+            safe(entry.kind),
+            safe(entry.actor),
             _short(entry.payload, 90),
         )
     return table

@@ -19,15 +19,26 @@ _ESCAPES = re.compile(
     r"|\x1b[@-Z\\-_]?",
     re.DOTALL,
 )
-# Every other C0/C1 control character, DEL, and the Unicode bidi overrides that reorder a line.
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Every other C0/C1 control character, DEL, the Unicode line and paragraph separators, and the
+# bidi marks and overrides that reorder what a line shows.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+# Runs of spaces: our own tables and grids align columns with them, so untrusted text keeps one at
+# a time and cannot line a wrapped fragment up like a row of ours ("final    resolved").
+_SPACES = re.compile(r" {2,}")
+
+
+def plain(text: object) -> str:
+    """``text`` with escape sequences removed, control characters shown as ``␤`` (line breaks)
+    or ``?`` (the rest) and runs of spaces collapsed: one line of inert characters, for output
+    that is not rich markup."""
+    cleaned = _ESCAPES.sub("", str(text))
+    cleaned = _CONTROLS.sub(lambda m: "␤" if m.group() in "\n\r\u2028\u2029" else "?", cleaned)
+    return _SPACES.sub(" ", cleaned)
 
 
 def safe(text: object) -> str:
-    """``text`` with escape sequences removed, control characters (newlines included) shown as
-    ``␤``/``?``, and rich markup escaped, so it prints as exactly one line of inert text."""
+    """:func:`plain` with rich markup escaped too: for every untrusted value put into a rich
+    markup string, table cell or panel title, so it prints as exactly one line of inert text."""
     from rich.markup import escape
 
-    cleaned = _ESCAPES.sub("", str(text))
-    cleaned = _CONTROLS.sub(lambda m: "␤" if m.group() in "\n\r" else "?", cleaned)
-    return escape(cleaned)
+    return escape(plain(text))
