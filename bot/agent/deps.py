@@ -1,22 +1,18 @@
-"""What the graph's nodes need from the outside world, injected as one value."""
+"""What the graph's nodes need from the outside world, injected as one value.
+
+Progress does not go through here: nodes write step events to LangGraph's stream writer, and the
+incident service hands them to whoever runs that incident.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from bot.agent.records import IncidentRecords
 from bot.llm.assistant import Assistant
 from bot.runbooks.loader import RunbookSet
 from bot.settings import Settings
 from tools.platform import Platform
-
-StepSink = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-async def _ignore_step(step: dict[str, Any]) -> None:
-    return None
 
 
 @dataclass
@@ -25,8 +21,8 @@ class AgentDeps:
     records: IncidentRecords
     runbooks: RunbookSet
     settings: Settings
-    emit_step: StepSink = field(default=_ignore_step)
-    # Verify steps may ask to wait for a change to settle; tests and evals cap that wait.
-    max_verify_wait_s: float = 30.0
+    # Verify steps may ask to wait for a change to settle; the composition root sets the cap
+    # (``MAX_VERIFY_WAIT_S``; none on the embedded sandbox, which applies changes at once).
+    max_verify_wait_s: float = float("inf")
     # Optional LLM: summaries only; the incident runs the same without it.
     assistant: Assistant | None = None

@@ -103,5 +103,4 @@ class StepLog:
         self.entries.append(data)
         if self._writer is not None:
             self._writer({"type": "step", **data})
-        await self._deps.emit_step(data)
         return event

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bot.agent.policy import ApprovalPolicy, PolicyVerdict, may_approve
+from bot.agent.types import Refusal
 from bot.audit import append as audit_append
 from bot.audit.binding import load_bound_proposal
-from bot.agent.types import Refusal
-from bot.agent.policy import ApprovalPolicy, PolicyVerdict, may_approve
 from bot.settings import Settings
 from bot.store.db import Store
 from bot.store.lease import LedgerLeases

@@ -1,15 +1,14 @@
-"""`model-incident runbooks lint` and `model-incident runbooks show [ID]`."""
+"""`model-incident runbooks lint` and `model-incident runbooks show [ID]`.
+
+Only typer and the standard library are imported here: the runbook code (and rich) load inside
+the commands, so that the rest of the CLI does not pay for them at start-up.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
-from rich.console import Console
-
-from bot.runbooks.lint import lint_dir
-from bot.runbooks.loader import RunbookError, default_runbook_dir, load_runbooks
-from bot.runbooks.render import runbook_table, runbook_tree
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -19,6 +18,11 @@ _DIR = typer.Option(None, "--dir", help="runbook folder (default: runbooks/ of t
 @app.command("lint")
 def lint(directory: Path | None = _DIR) -> None:
     """Check every runbook against itself and the tool catalogue; exit 1 on any finding."""
+    from rich.console import Console
+
+    from bot.runbooks.lint import lint_dir
+    from bot.runbooks.loader import default_runbook_dir
+
     console = Console()
     findings = lint_dir(directory or default_runbook_dir())
     for finding in findings:
@@ -40,6 +44,11 @@ def show(
     directory: Path | None = _DIR,
 ) -> None:
     """Print one runbook as a tree, or list them all."""
+    from rich.console import Console
+
+    from bot.console.runbooks import runbook_table, runbook_tree
+    from bot.runbooks.loader import RunbookError, default_runbook_dir, load_runbooks
+
     console = Console()
     try:
         runbooks = load_runbooks(directory or default_runbook_dir())
