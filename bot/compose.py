@@ -132,6 +132,7 @@ async def open_app(
     from bot.agent.deps import AgentDeps
     from bot.agent.graph import build_graph
     from bot.agent.records import IncidentRecords
+    from bot.audit.seal import attach_seal, seal_from_settings
     from bot.runbooks.loader import default_runbook_dir, load_runbooks
     from bot.service.incidents import IncidentService
     from bot.store.checkpoint import open_checkpointer
@@ -144,6 +145,10 @@ async def open_app(
         url = settings.resolved_database_url()
         store = await open_store(url)
         stack.push_async_callback(store.close)
+        # Every audit entry signed with AUDIT_SIGNING_KEY and every head anchored outside the
+        # database (AUDIT_ANCHOR_PATH), so that someone who can write the database cannot
+        # rewrite, truncate or wipe the chain unnoticed.
+        attach_seal(store.engine, seal_from_settings(settings))
         saver = await stack.enter_async_context(open_checkpointer(url))
         assistant = build_assistant(settings, platform)
         deps = AgentDeps(

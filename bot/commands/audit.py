@@ -9,9 +9,12 @@ from typing import IO
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bot import audit as audit_log
+from bot.audit.seal import attach_seal, seal_from_settings
+from bot.audit.signing import SigningKeyError
 from bot.audit.verify import VerifyReport
 from bot.settings import Settings
 from bot.store import AuditEntry, open_store
@@ -23,8 +26,11 @@ def _database_url() -> str:
     return Settings().resolved_database_url()
 
 
-async def _verify(database_url: str) -> VerifyReport:
+async def _verify(database_url: str, settings: Settings | None = None) -> VerifyReport:
+    """Verify against the key and anchor file of ``settings`` (default: the environment's)."""
+    seal = seal_from_settings(settings or Settings())
     store = await open_store(database_url)
+    attach_seal(store.engine, seal)
     try:
         return await audit_log.verify(store)
     finally:
@@ -39,20 +45,50 @@ async def _entries(database_url: str, incident_id: str | None) -> list[AuditEntr
         await store.close()
 
 
-@app.command("verify")
-def verify() -> None:
-    """Recompute the hash chain; exit 1 and print the first bad row if it was tampered with."""
-    report = asyncio.run(_verify(_database_url()))
-    console = Console()
-    if report.ok:
-        console.print(f"audit chain ok: {report.rows_checked} rows, head seq {report.head_seq}")
-        return
+def _print_ok(console: Console, report: VerifyReport) -> None:
+    console.print(f"audit chain ok: head seq {report.head_seq} hash {report.head_hash}")
+    anchored = f"newest seq {report.anchor_seq}" if report.anchor_seq is not None else "none yet"
+    console.print(
+        f"  {report.rows_checked} rows: hash links ok, every row signed by audit key "
+        f"{report.key_id}; anchors outside the database: {report.anchors_checked} ({anchored}); "
+        f"{report.records_checked} proposal/approval/ledger rows match the chain"
+    )
+
+
+def _print_broken(console: Console, report: VerifyReport) -> None:
     console.print(
         f"[bold red]audit chain BROKEN[/] at seq {report.first_bad_seq}: {report.problem} "
-        f"({report.detail}); {report.rows_checked} rows checked"
+        f"({escape(report.detail)}); {report.rows_checked} rows checked; database head seq "
+        f"{report.head_seq} hash {report.head_hash}"
     )
+    for problem in report.record_problems:
+        fields = f" [{', '.join(problem.fields)}]" if problem.fields else ""
+        console.print(
+            f"  {problem.table} {escape(problem.key)}: {problem.problem}{escape(fields)} "
+            f"{escape(problem.detail)}"
+        )
     if report.bad_row is not None:
         console.print_json(report.bad_row.model_dump_json())
+
+
+@app.command("verify")
+def verify() -> None:
+    """Check the chain's hashes, signatures and anchors, and the rows it vouches for.
+
+    Prints the head (seq and hash) it vouches for; exit 1 and what is wrong if anything was
+    tampered with.
+    """
+    settings = Settings()
+    console = Console(soft_wrap=True)  # one line per fact, whatever the terminal width
+    try:
+        report = asyncio.run(_verify(settings.resolved_database_url(), settings))
+    except SigningKeyError as exc:
+        console.print(f"[bold red]cannot verify[/]: {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    if report.ok:
+        _print_ok(console, report)
+        return
+    _print_broken(console, report)
     raise typer.Exit(1)
 
 

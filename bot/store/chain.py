@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.audit.hashing import GENESIS_HASH, entry_hash, to_json_value
 from bot.audit.scrub import scrub
+from bot.audit.seal import sign_entry
 from bot.store import tables as t
 from bot.store.engine import StoreBase
 from bot.store.models import AuditEntry, AuditHead, AuditKind, AuditRow
@@ -59,6 +60,9 @@ async def append_entry(
         payload=clean,
         prev_hash=head.hash,
         hash=digest,
+        # Signed with the key of the seal attached to this engine (if any), and its head
+        # anchored outside the database when the transaction commits (bot.audit.seal).
+        signature=sign_entry(conn, seq, digest),
     )
     await conn.execute(insert(t.audit).values(**entry.model_dump()))
     await conn.execute(
