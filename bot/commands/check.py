@@ -2,27 +2,27 @@
 
 The target's kind is asked of the platform (an agent of the gateway, a registered model, otherwise
 a serving endpoint, which may well be missing), then every relevant read-only tool runs at once.
+The tools, the platform and rich are imported inside the functions, not at start-up of the CLI.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from bot.settings import Settings
-from tools.catalog import catalogue, run_tool
-from tools.clients.errors import NotFound, UpstreamError
-from tools.platform import Platform
-from tools.result import ToolResult, ToolStatus
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from bot.settings import Settings
+    from tools.platform import Platform
+    from tools.result import ToolResult
 
 TargetKind = Literal["endpoint", "agent", "model"]
 
-_STATUS_STYLE = {ToolStatus.OK: "green", ToolStatus.NO_DATA: "yellow", ToolStatus.ERROR: "red"}
+_STATUS_STYLE = {"ok": "green", "no_data": "yellow", "error": "red"}  # by ToolStatus value
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class CheckReport:
 
 
 async def _is_agent(platform: Platform, target: str) -> bool:
+    from tools.clients.errors import UpstreamError
+
     try:
         return target in {a.agent for a in await platform.gateway.list_agents()}
     except UpstreamError:
@@ -42,6 +44,8 @@ async def _is_agent(platform: Platform, target: str) -> bool:
 
 
 async def _is_model(platform: Platform, target: str) -> bool:
+    from tools.clients.errors import UpstreamError
+
     try:
         await platform.registry.get_model(target)
     except UpstreamError:
@@ -51,6 +55,8 @@ async def _is_model(platform: Platform, target: str) -> bool:
 
 async def classify(platform: Platform, target: str) -> tuple[TargetKind, str]:
     """Whether ``target`` is an agent, a registered model or (by default) a serving endpoint."""
+    from tools.clients.errors import NotFound, UpstreamError
+
     agent, model = await asyncio.gather(_is_agent(platform, target), _is_model(platform, target))
     if agent:
         return "agent", "the agent gateway knows it"
@@ -66,6 +72,8 @@ async def classify(platform: Platform, target: str) -> tuple[TargetKind, str]:
 
 
 async def _served_model(platform: Platform, endpoint: str) -> str | None:
+    from tools.clients.errors import UpstreamError
+
     try:
         served = (await platform.serving.get_endpoint(endpoint)).config.served_entities
     except UpstreamError:
@@ -109,6 +117,8 @@ async def plan(
 
 async def check_target(platform: Platform, target: str) -> CheckReport:
     """Classify ``target`` and run every relevant read-only tool concurrently."""
+    from tools.catalog import catalogue, run_tool
+
     kind, reason = await classify(platform, target)
     known = catalogue()
     planned = await plan(platform, target, kind)
@@ -120,13 +130,15 @@ async def check_target(platform: Platform, target: str) -> CheckReport:
 
 def render(console: Console, report: CheckReport) -> None:
     """The report as a table: tool, status, summary and the requests to re-run it."""
+    from rich.table import Table
+
     table = Table(title=f"{report.target} ({report.kind}: {report.reason})", show_lines=True)
     table.add_column("tool", style="bold")
     table.add_column("status")
     table.add_column("summary", overflow="fold")
     table.add_column("request", overflow="fold", style="dim")
     for result in report.results:
-        style = _STATUS_STYLE.get(result.status, "white")
+        style = _STATUS_STYLE.get(result.status.value, "white")
         summary = result.summary if result.error is None else f"{result.summary}\n{result.error}"
         # The first request re-runs the finding; a tool that fans out (slis) says how many more.
         requests = result.requests[0].as_curl() if result.requests else ""
@@ -152,5 +164,9 @@ def check(
     fault: list[str] = typer.Option([], help="sandbox fault to inject first: ID[:TARGET]"),
 ) -> None:
     """Print every read-only tool's finding for one target."""
+    from rich.console import Console
+
+    from bot.settings import Settings
+
     report = asyncio.run(_check(Settings(), target, fault))
     render(Console(), report)

@@ -1,4 +1,7 @@
-"""`model-incident eval`: run the eval scenarios against the agent and check the gates."""
+"""`model-incident eval`: run the eval scenarios against the agent and check the gates.
+
+The eval code and rich are imported inside the command, not at start-up of the CLI.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,6 @@ import time
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-console = Console()
 
 
 def eval_command(
@@ -25,12 +24,22 @@ def eval_command(
     gates_file: Path | None = typer.Option(None, "--gates", help="thresholds (evals/gates.yaml)"),
 ) -> None:
     """Run the eval suite. Exit 2 on invalid scenarios, 1 when a gate fails, 0 otherwise."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     from evals.gates import GATES_FILE, failed_gates, load_gates
     from evals.report import html_report, print_tables
     from evals.results import ScenarioResult
     from evals.runner import PUBLIC_SCENARIOS, build_report, load_all, run_all
     from evals.scenario import CATEGORIES
 
+    console = Console()
     if llm not in ("off", "mistral"):
         raise typer.BadParameter("--llm must be off or mistral")
     if category is not None and category not in CATEGORIES:

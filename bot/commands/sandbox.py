@@ -1,4 +1,7 @@
-"""`model-incident sandbox up`: serve the embedded local platform over HTTP, optionally faulted."""
+"""`model-incident sandbox up`: serve the embedded local platform over HTTP, optionally faulted.
+
+uvicorn, rich and the sandbox are imported inside the command, not at start-up of the CLI.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
-from rich.console import Console
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -31,6 +32,9 @@ def up(
     ] = None,
 ) -> None:
     """Run the sandbox: Databricks serving, agent gateway, Prometheus, Mistral and MLflow."""
+    import uvicorn
+    from rich.console import Console
+
     from sandbox.faults import FAULTS
     from sandbox.runtime import Sandbox
 
