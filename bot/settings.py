@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # into a no-data finding quickly, never into a stalled incident.
     tool_timeout_s: float = Field(5.0, gt=0, le=120)
     tool_retries: int = Field(1, ge=0, le=5)
+    # An executor holds its ledger row under a lease it renews while the tool runs; another
+    # process takes the row over only after the lease ran out (the executor is surely gone).
+    ledger_lease_s: float = Field(15.0, ge=1, le=600)
 
     # Approvals.
     approvers: list[str] = Field(

@@ -141,6 +141,10 @@ class LedgerEntry(BaseModel):
     started_at: datetime
     finished_at: datetime | None = None
     result: dict[str, Any] | None = None
+    owner: str | None = Field(None, description="the token of the executor that claimed it")
+    lease_expires_at: datetime | None = Field(
+        None, description="while ahead, the owner is alive and the row is not taken over"
+    )
     claimed: bool = Field(
         False,
         description="True when this ledger_begin call won the key and must run the side effect; "

@@ -125,6 +125,10 @@ ledger = Table(
     Column("started_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime),
     Column("result", JSON),
+    # A ``started`` row belongs to the executor holding ``owner`` while ``lease_expires_at`` is
+    # ahead; the executor renews it while the tool runs, so only a dead owner's row is taken over.
+    Column("owner", String(64)),
+    Column("lease_expires_at", UTCDateTime),
     CheckConstraint("state IN ('started','succeeded','failed')", name="ck_ledger_state"),
 )
 
