@@ -72,8 +72,13 @@ class IncidentRecords:
         incident = await self.store.get_incident(incident_id)
         return str(incident.trigger.get("actor") or "") or None if incident else None
 
-    async def judge(self, proposal: Proposal, actor: str, decision: str) -> PolicyVerdict:
-        """The approval policy's verdict on ``actor`` answering ``proposal`` with ``decision``."""
+    async def judge(
+        self, proposal: Proposal, actor: str, decision: str, source: str = ""
+    ) -> PolicyVerdict:
+        """The approval policy's verdict on ``actor`` answering ``proposal`` with ``decision``.
+        A dry run's own rejection changes nothing and needs no approver."""
+        if decision == "reject" and source == "dry-run":
+            return PolicyVerdict(allowed=True)
         return may_approve(
             self.policy,
             risk=proposal.risk,
@@ -85,7 +90,7 @@ class IncidentRecords:
     async def precheck(self, proposal: Proposal, answer: Any) -> Refusal | None:
         """Refuse an answer the policy does not allow, before it reaches the graph: audited once
         with its reason; the proposal keeps waiting for a valid approver."""
-        verdict = await self.judge(proposal, answer.actor, str(answer.decision))
+        verdict = await self.judge(proposal, answer.actor, str(answer.decision), answer.source)
         if verdict.allowed:
             return None
         await self.audit(
@@ -192,7 +197,7 @@ class IncidentRecords:
             )
             return Verdict("refused", actor, f"unknown decision {decision!r}")
         stored = await self.store.get_proposal(proposal_id)
-        verdict = await self.judge(stored, actor, decision) if stored is not None else None
+        verdict = await self.judge(stored, actor, decision, source) if stored is not None else None
         allowed = verdict is not None and verdict.allowed
         result = await self.store.decide(
             proposal_id,

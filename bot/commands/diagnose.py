@@ -86,6 +86,7 @@ def make_decider(
                 proposal_id=proposal.proposal_id,
                 decision=DecisionKind.REJECT,
                 actor="dry-run",
+                source="dry-run",
                 reason="dry run",
             )
         actor, kind = approve_as or reject_as, DecisionKind.APPROVE if approve_as else None

@@ -12,7 +12,9 @@ from pydantic import BaseModel, Field
 
 from bot.agent.types import DecisionKind, IncidentOutcome, Proposal, Refusal, Trigger
 
-Surface = Literal["cli", "slack", "alertmanager", "eval", "api"]
+# ``dry-run`` is the bot itself declining each proposal of a ``--dry-run`` incident: a rejection
+# changes nothing, so it needs no approver.
+Surface = Literal["cli", "slack", "alertmanager", "eval", "api", "dry-run"]
 
 
 class ReportTo(BaseModel):

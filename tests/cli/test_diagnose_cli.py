@@ -74,3 +74,14 @@ def test_a_refused_approver_is_recorded_once_and_the_cli_exits_3(tmp_path: Path)
     assert refusals == [("rejection", "mallory")]
     assert rows(tmp_path, "SELECT status FROM proposals") == [("pending",)]
     assert rows(tmp_path, "SELECT COUNT(*) FROM ledger") == [(0,)]
+
+
+def test_dry_run_shows_every_proposal_and_changes_nothing(tmp_path: Path) -> None:
+    done = run_cli(
+        tmp_path, "diagnose", ENDPOINT, "--fault", f"{REGRESSION}:{ENDPOINT}", "--dry-run"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "--dry-run: nothing is executed" in done.stdout
+    assert rows(tmp_path, "SELECT COUNT(*) FROM ledger") == [(0,)]
+    statuses = rows(tmp_path, "SELECT DISTINCT status FROM proposals")
+    assert statuses == [("rejected",)], statuses
