@@ -31,9 +31,11 @@ __all__ = [
     "verify",
 ]
 
-# An appender writes the anchor line just before its commit becomes visible; a verify that reads
-# the anchor in between sees a head "missing" from the database for a moment. Look again once.
+# The anchor file is read before the database: an appender writes its anchor line just before its
+# commit becomes visible, so a verify reading in between sees a head "missing" from the database
+# for a moment; and a chain begun after the anchor read looks unanchored. Look again once.
 _RECHECK_AFTER_S = 0.5
+_RACY = ("truncated", "wiped", "unanchored")
 
 
 async def append(
@@ -53,7 +55,7 @@ async def verify(store: Store) -> VerifyReport:
     With a seal attached to ``store``: every row's signature and every anchored head too.
     """
     report = await _verify_once(store)
-    if report.problem in ("truncated", "wiped") and report.anchor_seq is not None:
+    if report.problem in _RACY:
         await asyncio.sleep(_RECHECK_AFTER_S)
         report = await _verify_once(store)
     return report

@@ -7,6 +7,7 @@ or anchors passes), then that the signatures, the anchor file or the row checks 
 from __future__ import annotations
 
 from bot import audit
+from bot.audit.anchor import Anchor, now_utc
 from bot.audit.seal import ChainSeal
 from bot.audit.snapshot import read_snapshot
 from bot.audit.verify import ChainRow, verify_rows
@@ -130,3 +131,22 @@ async def test_an_unsigned_chain_fails_a_sealed_verify(store: Store, seal: Chain
 
 async def _chain_rows(store: Store) -> list[ChainRow]:
     return (await read_snapshot(store)).rows
+
+
+async def test_a_deleted_anchor_file_fails_closed(sealed_store: Store, seal: ChainSeal) -> None:
+    await seed_incident(sealed_store)
+    seal.anchors.path.unlink()
+    report = await audit.verify(sealed_store)
+    assert (report.ok, report.problem, report.first_bad_seq) == (False, "unanchored", 1)
+
+
+async def test_a_forged_anchor_line_is_refused(sealed_store: Store, seal: ChainSeal) -> None:
+    await seed_incident(sealed_store)
+    rows = await audit_rows(sealed_store)
+    chain = seal.chain_of(sealed_store.engine.sync_engine)
+    forged = Anchor(
+        chain=chain, seq=rows[-1].seq, hash=rows[-1].hash, signature="0" * 64, at=now_utc()
+    )
+    seal.anchors.append(forged)
+    report = await audit.verify(sealed_store)
+    assert (report.ok, report.problem) == (False, "bad_anchor")

@@ -8,6 +8,8 @@ from sqlalchemy import delete, select, update
 
 from bot import audit
 from bot.audit.hashing import entry_hash
+from bot.audit.seal import attach_seal, seal_from_settings
+from bot.settings import Settings
 from bot.store import Store, open_store
 from bot.store import tables as t
 from bot.store.testing import ManualClock
@@ -103,3 +105,39 @@ async def test_concurrent_appenders_on_several_replicas_keep_one_chain(
     entries = await store.list_audit()
     assert [e.seq for e in entries] == list(range(1, 46))
     assert sorted(e.payload["i"] for e in entries) == list(range(45))
+
+
+async def test_sealed_replicas_anchor_every_head_in_order_while_verify_runs(
+    sealed_store: Store, database_url: str, clock: ManualClock, sealed_settings: Settings
+) -> None:
+    """Three replicas (each with its own seal, as separate processes have) append at once, and
+    a verify running meanwhile never mistakes an append in flight for a truncation."""
+    replicas = [sealed_store] + [await open_store(database_url, clock=clock) for _ in range(2)]
+    for replica in replicas[1:]:
+        attach_seal(replica.engine, seal_from_settings(sealed_settings))
+    reports: list[audit.VerifyReport] = []
+    appending = True
+
+    async def keep_verifying() -> None:
+        while appending:
+            reports.append(await audit.verify(sealed_store))
+
+    checker = asyncio.create_task(keep_verifying())
+    try:
+        await asyncio.gather(
+            *[
+                audit.append(replicas[i % 3], "inc-1", "tool_call", f"worker-{i}", {"i": i})
+                for i in range(60)
+            ]
+        )
+    finally:
+        appending = False
+        await checker
+        for replica in replicas[1:]:
+            await replica.close()
+    assert reports and all(r.ok for r in reports), [r for r in reports if not r.ok][:1]
+    final = await audit.verify(sealed_store)
+    assert final.ok and final.head_seq == 60 and final.anchor_seq == 60
+    seal = seal_from_settings(sealed_settings)
+    anchors = seal.anchors.read(seal.chain_of(sealed_store.engine.sync_engine)).anchors
+    assert [a.seq for a in anchors] == list(range(1, 61)), "one anchor per commit, in seq order"
