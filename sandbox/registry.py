@@ -2,24 +2,43 @@
 from ``world.models``, so the bot's registry adapter runs the real ``MlflowClient`` against it.
 
 A fresh SQLite store runs MLflow's migrations (seconds), so one migrated empty store is built per
-MLflow version and copied for every sandbox. Every write goes through ``MlflowClient``; the only
-file we write ourselves is each version's ``MLmodel`` (mlflow's signature classes need numpy).
+MLflow version and copied for every sandbox. Seeding it through ``MlflowClient`` costs the MLflow
+import and a few hundred milliseconds of writes, so the rows those writes leave behind are kept
+too, once per seeding input (a digest of the world's models and champion moves, this module and
+the MLflow version): a later sandbox of the same world copies the template and replays them
+with the standard library's ``sqlite3``, and MLflow is first imported by whoever first calls it.
+Only what depends on the sandbox is fixed on replay: artifact paths (into its own directory) and
+times (MLflow's timestamps shifted, the lineage tags recomputed for "now"), so a replayed store
+reads exactly like a freshly seeded one. Every other write goes through ``MlflowClient``; the
+only file we write ourselves is each version's ``MLmodel`` (mlflow's signature classes need
+numpy).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from sandbox.world import Field_, ModelVersion, RegisteredModel, World
 
 DB_NAME = "mlflow.db"
+# Stands for the sandbox's artifact directory in cached rows (a source path points into it).
+_ARTIFACTS = "<sandbox-artifacts>"
+# MLflow's own timestamp columns (epoch ms), shifted on replay to the time of the replay.
+_TIME_COLUMNS = frozenset({"creation_time", "last_updated_time"})
+# The lineage tags that carry a time; recomputed on replay (see ``_lineage_tags``).
+_TIME_TAGS = ("created_at", "champion_since")
 
 
 def tracking_uri_for(directory: Path) -> str:
@@ -33,14 +52,26 @@ def _client(tracking_uri: str):  # type: ignore[no-untyped-def]
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
+def mlflow_version() -> str:
+    """The installed MLflow's version, read from its metadata: importing mlflow takes seconds."""
+    for distribution in ("mlflow-skinny", "mlflow"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            return importlib.metadata.version(distribution)
+    raise RuntimeError("mlflow is not installed")
+
+
+def cache_dir() -> Path:
+    """Where the template and the seeded rows live: per MLflow version, shared by every process
+    of the machine (each file is written whole and renamed into place)."""
+    return Path(tempfile.gettempdir()) / f"model-incident-mlflow-{mlflow_version()}"
+
+
 def template_db() -> Path:
     """A migrated, empty MLflow SQLite file, built once per MLflow version and machine.
 
     Safe under parallel test workers: each builds in its own directory and renames atomically.
     """
-    import mlflow
-
-    cache = Path(tempfile.gettempdir()) / f"model-incident-mlflow-{mlflow.__version__}"
+    cache = cache_dir()
     target = cache / DB_NAME
     if target.exists():
         return target
@@ -78,13 +109,15 @@ def _artifact_dir(artifacts: Path, model: str, version: str) -> Path:
     return artifacts / model.replace("/", "_") / version
 
 
-def sync_registry(world: World, tracking_uri: str, artifacts: Path) -> None:
+def sync_registry(
+    world: World, tracking_uri: str, artifacts: Path, now_ms: int | None = None
+) -> None:
     """Make the registry hold what ``world.models`` says: models, versions (with their ``MLmodel``),
     tags, descriptions and aliases. Idempotent; never deletes models or versions."""
     from mlflow.exceptions import MlflowException
 
     client = _client(tracking_uri)
-    now_ms = int(time.time() * 1000)
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     for model in world.models:
         try:
             client.get_registered_model(model.name)
@@ -151,13 +184,163 @@ def _sync_model_aliases(client, model: RegisteredModel) -> None:  # type: ignore
         client.delete_registered_model_alias(model.name, alias)
 
 
-def seed_registry(world: World, directory: Path) -> str:
-    """Create the store in ``directory`` from the template and seed it. Returns its tracking URI."""
+def seed_registry(world: World, directory: Path, seeds: Path | None = None) -> str:
+    """Create the store in ``directory`` from the template and seed it: by replaying the rows a
+    seeding of the same input left in ``seeds`` (default: next to the template), or through
+    ``MlflowClient``, keeping its rows there for next time. Returns its tracking URI."""
     directory.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(template_db(), directory / DB_NAME)
+    db, artifacts = directory / DB_NAME, directory / "artifacts"
+    template = template_db()
+    shutil.copyfile(template, db)
     uri = tracking_uri_for(directory)
-    sync_registry(world, uri, directory / "artifacts")
+    cached = (seeds or cache_dir() / "seeds") / f"{seed_digest(world)}.json"
+    seed = _read_seed(cached)
+    if seed is not None:
+        try:
+            _replay(seed, world, db, artifacts)
+            return uri
+        except (sqlite3.Error, KeyError, TypeError, ValueError):
+            shutil.copyfile(template, db)  # an unusable cache entry: seed the slow way
+    now_ms = int(time.time() * 1000)
+    sync_registry(world, uri, artifacts, now_ms=now_ms)
+    with contextlib.suppress(ValueError):  # rows that cannot be kept as JSON: seed slowly again
+        _write_seed(cached, {"built_ms": now_ms, "tables": _seeded_rows(template, db, artifacts)})
     return uri
+
+
+def seed_digest(world: World) -> str:
+    """What a seeded store depends on: the world's models and champion moves, the code that
+    seeds them (this module) and the MLflow version whose schema holds them."""
+    moves = [e.model_dump(mode="json") for e in world.events if e.type == "alias_set"]
+    payload = {
+        "models": [m.model_dump(mode="json") for m in world.models],
+        "moves": moves,
+        "mlflow": mlflow_version(),
+        "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+
+
+Rows = dict[str, dict[str, list[Any]]]  # table -> {"columns": [...], "rows": [[...], ...]}
+
+
+def _table_rows(
+    conn: sqlite3.Connection, table: str, schema: str = "main"
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    cursor = conn.execute(f'SELECT * FROM "{schema}"."{table}" ORDER BY rowid')
+    return [d[0] for d in cursor.description], cursor.fetchall()
+
+
+def _seeded_rows(template: Path, db: Path, artifacts: Path) -> Rows:
+    """Every row seeding added to the template, in table creation order (parents first), with
+    the artifact directory written as a placeholder."""
+    prefix = str(artifacts)
+    out: Rows = {}
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute("ATTACH DATABASE ? AS template", (str(template),))
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+            )
+        ]
+        for table in tables:
+            columns, rows = _table_rows(conn, table)
+            before = set(_table_rows(conn, table, "template")[1])
+            added = [[_to_placeholder(v, prefix) for v in row] for row in rows if row not in before]
+            if added:
+                out[table] = {"columns": columns, "rows": added}
+    return out
+
+
+def _to_placeholder(value: Any, prefix: str) -> Any:
+    if isinstance(value, bytes):
+        raise ValueError("binary column in a seeded row: not cached")
+    if isinstance(value, str) and value.startswith(prefix):
+        return _ARTIFACTS + value[len(prefix) :]
+    return value
+
+
+def _replay(seed: dict[str, Any], world: World, db: Path, artifacts: Path) -> None:
+    """Insert the cached rows into ``db`` (a copy of the template) as of now, and write the
+    ``MLmodel`` files the sources point to."""
+    now_ms = int(time.time() * 1000)
+    shift = now_ms - int(seed["built_ms"])
+    tables: Rows = seed["tables"]
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        for table, data in tables.items():
+            columns = data["columns"]
+            times = [i for i, c in enumerate(columns) if c in _TIME_COLUMNS]
+            rows = [_fresh_row(row, times, shift, str(artifacts)) for row in data["rows"]]
+            names = ", ".join(f'"{c}"' for c in columns)
+            marks = ", ".join("?" for _ in columns)
+            conn.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
+        for model in world.models:
+            for number, tags in _lineage_tags(world, model, now_ms).items():
+                own = model.version(number)
+                for key in _TIME_TAGS:
+                    if key in tags and (own is None or key not in own.tags):
+                        conn.execute(
+                            "UPDATE model_version_tags SET value = ? "
+                            "WHERE name = ? AND version = ? AND key = ?",
+                            (tags[key], model.name, int(number), key),
+                        )
+    for model in world.models:
+        for version in model.versions:
+            write_mlmodel(_artifact_dir(artifacts, model.name, version.version), version)
+
+
+def _fresh_row(row: list[Any], times: list[int], shift: int, artifacts: str) -> list[Any]:
+    out = [
+        artifacts + v[len(_ARTIFACTS) :] if isinstance(v, str) and v.startswith(_ARTIFACTS) else v
+        for v in row
+    ]
+    for i in times:
+        value = out[i]
+        if isinstance(value, int):
+            out[i] = value + shift
+    return out
+
+
+def _read_seed(path: Path) -> dict[str, Any] | None:
+    try:
+        seed = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return seed if isinstance(seed, dict) and "tables" in seed and "built_ms" in seed else None
+
+
+def _write_seed(path: Path, seed: dict[str, Any]) -> None:
+    """Keep the rows for the next sandbox of this world; a failure only costs that speed-up."""
+    try:
+        text = json.dumps(seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".seed-", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except (OSError, ValueError, TypeError):
+        return
+
+
+def store_fingerprint(directory: Path) -> tuple[int, ...] | None:
+    """Changes whenever anyone commits to the store in ``directory`` (this process or another):
+    SQLite's file change counter (header bytes 24-27, bumped by every commit in rollback-journal
+    mode), the file's size and mtime, and a write-ahead log's if there is one. Reading it costs a
+    ``stat``; reading the aliases costs the MLflow import when nothing has imported it yet."""
+    db = directory / DB_NAME
+    try:
+        with db.open("rb") as handle:
+            header = handle.read(28)
+        stat = db.stat()
+    except OSError:
+        return None
+    mark = [int.from_bytes(header[24:28], "big"), stat.st_size, stat.st_mtime_ns]
+    with contextlib.suppress(OSError):
+        wal = Path(f"{db}-wal").stat()
+        mark += [wal.st_size, wal.st_mtime_ns]
+    return tuple(mark)
 
 
 def read_aliases(world: World, tracking_uri: str) -> dict[str, dict[str, str]]:

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from sandbox.app import create_app
 from sandbox.default_world import default_world
 from sandbox.faults import get_fault
-from sandbox.registry import seed_registry
+from sandbox.registry import seed_registry, store_fingerprint
 from sandbox.state import SandboxState
 from sandbox.transport import DeadlineASGITransport
 from sandbox.world import World
@@ -46,6 +46,8 @@ class Sandbox:
         registry_dir = workdir / "registry"
         uri = await asyncio.to_thread(seed_registry, world, registry_dir)
         state = SandboxState(world=world, registry_dir=registry_dir, tracking_uri=uri)
+        # Just seeded from this world, in a directory nobody else knows yet: they agree.
+        state.registry_mark = store_fingerprint(registry_dir)
         return cls(create_app(state), state, workdir, owns_workdir=owns)
 
     async def close(self) -> None:

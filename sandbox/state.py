@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sandbox.registry import sync_aliases, sync_registry
+from sandbox.registry import store_fingerprint, sync_aliases, sync_registry
 from sandbox.world import Event, World
 
 DEFAULT_ACTOR = "model-incident-bot"
@@ -43,6 +43,9 @@ class SandboxState:
     # Exporter: cumulative counters per (metric, labels) and when they were last advanced.
     counters: dict[tuple[str, tuple[tuple[str, str], ...]], float] = field(default_factory=dict)
     last_scrape: float = field(default_factory=time.time)
+    # The registry store's fingerprint when its aliases last matched the world (set once seeded):
+    # while it is unchanged nobody has moved an alias, and reading them back is skipped.
+    registry_mark: tuple[int, ...] | None = None
 
     @property
     def artifacts_dir(self) -> Path:
@@ -52,8 +55,12 @@ class SandboxState:
         """Replace the world with ``change(world)`` under the lock, and mirror it into MLflow."""
         async with self.lock:
             new = change(self.world)
-            if new.models != self.world.models and self.world.outages.registry == "up":
-                await asyncio.to_thread(sync_registry, new, self.tracking_uri, self.artifacts_dir)
+            if new.models != self.world.models:
+                self.registry_mark = None  # the next read compares the registry with it again
+                if self.world.outages.registry == "up":
+                    await asyncio.to_thread(
+                        sync_registry, new, self.tracking_uri, self.artifacts_dir
+                    )
             self.world = new
             return new
 
@@ -63,7 +70,12 @@ class SandboxState:
         if self.world.outages.registry != "up":
             return self.world
         async with self.lock:
+            # Taken before the read: a commit during the read changes it, so it is read again.
+            mark = store_fingerprint(self.registry_dir)
+            if mark is not None and mark == self.registry_mark:
+                return self.world
             world, changes = await asyncio.to_thread(sync_aliases, self.world, self.tracking_uri)
+            self.registry_mark = mark
             for model, alias, before, after in changes:
                 details = {"alias": alias, "version": after or "", "previous_version": before or ""}
                 world.events.append(
