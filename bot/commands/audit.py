@@ -56,10 +56,11 @@ def _print_ok(console: Console, report: VerifyReport) -> None:
 
 
 def _print_broken(console: Console, report: VerifyReport) -> None:
+    where = f" at seq {report.first_bad_seq}" if report.first_bad_seq is not None else ""
     console.print(
-        f"[bold red]audit chain BROKEN[/] at seq {report.first_bad_seq}: {report.problem} "
-        f"({escape(report.detail)}); {report.rows_checked} rows checked; database head seq "
-        f"{report.head_seq} hash {report.head_hash}"
+        f"[bold red]audit chain BROKEN[/]{where}: {report.problem} ({escape(report.detail)}); "
+        f"{report.rows_checked} rows checked; database head seq {report.head_seq} hash "
+        f"{report.head_hash}"
     )
     for problem in report.record_problems:
         fields = f" [{', '.join(problem.fields)}]" if problem.fields else ""

@@ -57,7 +57,7 @@ def demo(
     url = settings.resolved_database_url()
     entries = asyncio.run(_entries(url, view.incident_id))
     Console(width=max(console.width, 150)).print(timeline_table(entries))
-    report = asyncio.run(_verify(url))
+    report = asyncio.run(_verify(url, settings))  # the demo's own audit key and anchor file
     verdict = "[green]intact[/]" if report.ok else f"[red]BROKEN at seq {report.first_bad_seq}[/]"
     console.print(f"audit chain {verdict}: {report.rows_checked} rows hash-chained")
     if keep:
