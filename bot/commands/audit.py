@@ -1,33 +1,40 @@
-"""`model-incident audit ...`: verify, show and export the hash-chained audit log."""
+"""`model-incident audit ...`: verify, show and export the hash-chained audit log.
+
+The store, the audit code and rich are imported inside the functions, not at start-up of the CLI.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from bot import audit as audit_log
-from bot.audit.seal import attach_seal, seal_from_settings
-from bot.audit.signing import SigningKeyError
-from bot.audit.verify import VerifyReport
-from bot.settings import Settings
-from bot.store import AuditEntry, open_store
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from bot.audit.verify import VerifyReport
+    from bot.settings import Settings
+    from bot.store import AuditEntry
 
 app = typer.Typer(no_args_is_help=True)
 
 
 def _database_url() -> str:
+    from bot.settings import Settings
+
     return Settings().resolved_database_url()
 
 
 async def _verify(database_url: str, settings: Settings | None = None) -> VerifyReport:
     """Verify against the key and anchor file of ``settings`` (default: the environment's)."""
+    from bot import audit as audit_log
+    from bot.audit.seal import attach_seal, seal_from_settings
+    from bot.settings import Settings
+    from bot.store import open_store
+
     seal = seal_from_settings(settings or Settings())
     store = await open_store(database_url)
     attach_seal(store.engine, seal)
@@ -38,6 +45,8 @@ async def _verify(database_url: str, settings: Settings | None = None) -> Verify
 
 
 async def _entries(database_url: str, incident_id: str | None) -> list[AuditEntry]:
+    from bot.store import open_store
+
     store = await open_store(database_url)
     try:
         return await store.list_audit(incident_id=incident_id)
@@ -56,6 +65,8 @@ def _print_ok(console: Console, report: VerifyReport) -> None:
 
 
 def _print_broken(console: Console, report: VerifyReport) -> None:
+    from rich.markup import escape
+
     where = f" at seq {report.first_bad_seq}" if report.first_bad_seq is not None else ""
     console.print(
         f"[bold red]audit chain BROKEN[/]{where}: {report.problem} ({escape(report.detail)}); "
@@ -79,6 +90,12 @@ def verify() -> None:
     Prints the head (seq and hash) it vouches for; exit 1 and what is wrong if anything was
     tampered with.
     """
+    from rich.console import Console
+    from rich.markup import escape
+
+    from bot.audit.signing import SigningKeyError
+    from bot.settings import Settings
+
     settings = Settings()
     console = Console(soft_wrap=True)  # one line per fact, whatever the terminal width
     try:
@@ -96,6 +113,9 @@ def verify() -> None:
 @app.command("show")
 def show(incident: str = typer.Argument(..., help="incident id")) -> None:
     """Print one incident's audit timeline."""
+    from rich.console import Console
+    from rich.table import Table
+
     entries = asyncio.run(_entries(_database_url(), incident))
     if not entries:
         typer.echo(f"no audit entries for incident {incident}", err=True)
