@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 BENCHMARKS: list[tuple[str, list[str]]] = [
+    ("bench.bench_startup", []),
     ("bench.bench_diagnosis", []),
     ("bench.bench_memory", []),
     ("bench.bench_evals", []),
