@@ -310,8 +310,9 @@ LEAVES: list[Leaf] = [
     Leaf("provider.invalid_key", "provider.invalid_key", "agent", "ProviderAuthFailing",
          actions=("restart_gateway",), scope="any",
          forbidden=("set_rollout_percentage", "rollback_to_previous_champion")),
+    # 403 is not 401: the key is valid but may not use the model; a restart changes nothing.
     Leaf("provider.forbidden", "provider.forbidden", "agent", "ProviderAuthFailing",
-         actions=("restart_gateway",), escalate=True, forbidden=("set_rollout_percentage",)),
+         escalate=True, forbidden=("set_rollout_percentage", "restart_gateway")),
     Leaf("provider.rate_limited", "provider.rate_limited", "agent", "ProviderRateLimited",
          actions=("enable_fallback", "switch_agent_to_baseline", "set_rollout_percentage"),
          scope="any", escalate=True, forbidden=("restart_gateway", "scale_endpoint")),

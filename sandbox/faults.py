@@ -389,6 +389,16 @@ def _fallback_disabled(world: World, target: str) -> None:
 
 
 def _all_agents_down(world: World, target: str) -> None:
+    # Scenario 4 with its Fix 2 in reach: the crashes follow a gateway release.
+    world.events.append(
+        Event(
+            minutes_ago=25,
+            type="deploy",
+            resource="gateway",
+            actor="ci-bot",
+            details={"release": "gateway worker pool resize"},
+        )
+    )
     for agent in world.agents:
         agent.process_up = False
         _log(world, [6], agent.name, "worker exited with code 137; restart back-off")

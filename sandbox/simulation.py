@@ -16,6 +16,7 @@ from sandbox.world import (
     Agent,
     Endpoint,
     Field_,
+    MetricEpisode,
     MetricPins,
     ModelVersion,
     Pipeline,
@@ -316,29 +317,80 @@ def endpoint_slis(world: World, ep: Endpoint, psi: float) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ModelCall:
-    """What one call to a provider model gives: ``code`` 200 or the HTTP error, and its message."""
+    """What calls to a provider model give: ``code`` 200 or the HTTP error, its message, and the
+    share of calls that fail that way (1.0 for a hard failure, less for intermittent errors)."""
 
     code: int
     message: str = ""
+    share: float = 1.0
 
     @property
     def ok(self) -> bool:
-        return self.code == 200
+        """What one deterministic call (a probe) sees: a failure hits it from a 50 % share."""
+        return self.code == 200 or self.share < 0.5
+
+    @property
+    def failing(self) -> float:
+        return 0.0 if self.code == 200 else self.share
 
 
-def provider_call(world: World, model_id: str) -> ModelCall:
-    """How the provider answers a chat with ``model_id`` right now."""
+# Seed thresholds of the gateway's health (model-failure-runbook.md, Symptoms): an agent whose
+# requests fail or fall back more than this is degraded. runbooks/thresholds.yaml has the same.
+FLEET_ERROR_RATE = 0.05
+FLEET_FALLBACK_RATE = 0.10
+
+
+def model_demand(world: World, model_id: str) -> float:
+    """Requests per minute the fleet sends to ``model_id`` first (before any fallback)."""
+    demand = 0.0
+    for agent in world.agents:
+        if not agent.process_up:
+            continue
+        finetuned = agent.rollout_percentage / 100 if agent.use_finetuned else 0.0
+        if agent.finetuned_model == model_id and agent.endpoint is None:
+            demand += agent.request_rate_per_min * finetuned
+        if agent.baseline_model == model_id:
+            demand += agent.request_rate_per_min * (1 - finetuned)
+    return demand
+
+
+def provider_call(world: World, model_id: str, key: str = "default") -> ModelCall:
+    """How the provider answers chats with ``model_id`` under API key ``key`` right now."""
     provider = world.provider
+    behaviour = provider.key(key)
     if not provider.reachable:
         return ModelCall(503, "provider unreachable: connection timed out")
-    if provider.auth == "invalid_key":
+    if behaviour.auth == "invalid_key":
         return ModelCall(401, "401 Unauthorized: invalid API key")
-    if provider.auth == "forbidden":
-        return ModelCall(403, "403 Forbidden: the key may not use this model")
-    if provider.rate_limited:
+    if behaviour.auth == "forbidden" or model_id in behaviour.forbidden_models:
+        return ModelCall(403, f"403 Forbidden: the key may not use model {model_id}")
+    if behaviour.rate_limited:
         return ModelCall(429, "429 Requests rate limit exceeded")
     if model_id not in provider.available_models:
         return ModelCall(404, f"404 Invalid model: {model_id}")
+    model = provider.models.get(model_id)
+    if model is None:
+        return ModelCall(200)
+    if model.rate_limit_per_min is not None:
+        demand = model_demand(world, model_id)
+        if demand > model.rate_limit_per_min:
+            share = 1 - model.rate_limit_per_min / demand
+            return ModelCall(429, f"429 Requests rate limit exceeded for model {model_id}", share)
+    if model.error_code is not None:
+        message = model.error_message or f"{model.error_code} upstream error from {model_id}"
+        return ModelCall(model.error_code, message, model.error_share)
+    return ModelCall(200)
+
+
+def finetuned_call(world: World, agent: Agent) -> ModelCall:
+    """The agent's fine-tuned model: at the provider, or on the serving endpoint it names."""
+    if agent.endpoint is None:
+        return provider_call(world, agent.finetuned_model, agent.api_key)
+    ep = world.endpoint(agent.endpoint)
+    if ep is None:
+        return ModelCall(404, f"404 serving endpoint {agent.endpoint} does not exist")
+    if ep.ready != "READY":
+        return ModelCall(503, f"503 serving endpoint {agent.endpoint} is not ready")
     return ModelCall(200)
 
 
@@ -358,53 +410,93 @@ def agent_chat(world: World, agent: Agent, use_finetuned: bool, use_fallback: bo
     if not agent.process_up:
         return ChatOutcome(False, None, False, 503, f"agent {agent.name} process is not running")
     if use_finetuned:
-        first = provider_call(world, agent.finetuned_model)
+        first = finetuned_call(world, agent)
         if first.ok:
             return ChatOutcome(True, agent.finetuned_model, False, 200, None)
         if not use_fallback:
             return ChatOutcome(False, None, False, first.code, first.message)
-        second = provider_call(world, agent.baseline_model)
+        second = provider_call(world, agent.baseline_model, agent.api_key)
         if second.ok:
             return ChatOutcome(True, agent.baseline_model, True, 200, first.message)
         return ChatOutcome(False, None, True, first.code, first.message)
-    only = provider_call(world, agent.baseline_model)
+    only = provider_call(world, agent.baseline_model, agent.api_key)
     if only.ok:
         return ChatOutcome(True, agent.baseline_model, False, 200, None)
     return ChatOutcome(False, None, False, only.code, only.message)
 
 
+def last_error(world: World, agent: Agent) -> str | None:
+    """The error the agent's calls show now, also when only a share of them fails."""
+    probe = agent_chat(world, agent, agent.use_finetuned, agent.use_fallback)
+    if probe.error or not agent.process_up:
+        return probe.error
+    calls = [provider_call(world, agent.baseline_model, agent.api_key)]
+    if agent.use_finetuned and agent.rollout_percentage > 0:
+        calls.insert(0, finetuned_call(world, agent))
+    return next((c.message for c in calls if c.failing > 0), None)
+
+
+@dataclass
+class _Tally:
+    codes: dict[int, float]
+    fallback: float = 0.0
+    answered: float = 0.0
+    accurate: float = 0.0
+    latency: float = 0.0
+
+    def fail(self, share: float, code: int) -> None:
+        self.codes[code] = self.codes.get(code, 0.0) + share
+        self.latency += share * 40.0  # errors come back fast
+
+    def answer(self, share: float, finetuned: bool, fell_back: bool) -> None:
+        self.answered += share
+        self.accurate += share * (FINETUNED_ACCURACY if finetuned else BASELINE_ACCURACY)
+        if fell_back:
+            self.fallback += share
+            self.latency += share * (FINETUNED_LATENCY_MS * 0.2 + BASELINE_LATENCY_MS)
+        else:
+            self.latency += share * (FINETUNED_LATENCY_MS if finetuned else BASELINE_LATENCY_MS)
+
+
+def _tally(world: World, agent: Agent) -> _Tally:
+    """Shares of the agent's requests by outcome: fine-tuned, fallback, baseline, failed."""
+    tally = _Tally(codes={})
+    if not agent.process_up:
+        tally.fail(1.0, 503)
+        return tally
+    finetuned_share = agent.rollout_percentage / 100 if agent.use_finetuned else 0.0
+    baseline = provider_call(world, agent.baseline_model, agent.api_key)
+    if finetuned_share > 0:
+        first = finetuned_call(world, agent)
+        bad = finetuned_share * first.failing
+        if finetuned_share - bad > 0:
+            tally.answer(finetuned_share - bad, True, False)
+        if bad > 0 and agent.use_fallback:
+            saved = bad * (1 - baseline.failing)
+            if saved > 0:
+                tally.answer(saved, False, True)
+            if bad - saved > 0:
+                tally.fail(bad - saved, first.code)
+                tally.fallback += bad - saved  # a fallback was tried and failed too
+        elif bad > 0:
+            tally.fail(bad, first.code)
+    rest = 1 - finetuned_share
+    if rest > 0:
+        lost = rest * baseline.failing
+        if rest - lost > 0:
+            tally.answer(rest - lost, False, False)
+        if lost > 0:
+            tally.fail(lost, baseline.code)
+    return tally
+
+
 def agent_slis(world: World, agent: Agent) -> dict[str, Any]:
     """The simulated SLIs of one gateway agent (before pins)."""
-    finetuned_share = agent.rollout_percentage / 100 if agent.use_finetuned else 0.0
-    paths = [
-        (finetuned_share, agent_chat(world, agent, True, agent.use_fallback)),
-        (1 - finetuned_share, agent_chat(world, agent, False, agent.use_fallback)),
-    ]
-    codes: dict[int, float] = {}
-    fallback = accurate = answered = latency = 0.0
-    for share, outcome in paths:
-        if share <= 0:
-            continue
-        if not outcome.answered:
-            codes[outcome.code] = codes.get(outcome.code, 0.0) + share
-        if outcome.fell_back:
-            fallback += share
-        if outcome.answered:
-            answered += share
-            is_ft = outcome.model_used == agent.finetuned_model
-            accurate += share * (FINETUNED_ACCURACY if is_ft else BASELINE_ACCURACY)
-        if outcome.fell_back:
-            latency += share * (FINETUNED_LATENCY_MS * 0.2 + BASELINE_LATENCY_MS)
-        elif outcome.model_used == agent.finetuned_model:
-            latency += share * FINETUNED_LATENCY_MS
-        elif outcome.answered:
-            latency += share * BASELINE_LATENCY_MS
-        else:
-            latency += share * 40.0  # errors come back fast
-    error_rate = sum(codes.values(), 0.0)
-    latency = latency or 40.0
+    tally = _tally(world, agent)
+    codes, answered = tally.codes, tally.answered
+    latency = tally.latency or 40.0
     return {
-        "error_rate": error_rate,
+        "error_rate": min(1.0, sum(codes.values(), 0.0)),
         "rate_401": codes.get(401, 0.0),
         "rate_403": codes.get(403, 0.0),
         "rate_404": codes.get(404, 0.0),
@@ -415,8 +507,8 @@ def agent_slis(world: World, agent: Agent) -> dict[str, Any]:
         "latency_p99_ms": latency * 2.0,
         "request_rate_per_min": agent.request_rate_per_min,
         "null_rate": 0.0,
-        "fallback_rate": fallback,
-        "accuracy": accurate / answered if answered else None,
+        "fallback_rate": min(1.0, tally.fallback),
+        "accuracy": tally.accurate / answered if answered else None,
         "accuracy_baseline": BASELINE_ACCURACY,
         "accuracy_trend": "stable",
         "input_psi": PSI_BASELINE,
@@ -435,28 +527,98 @@ def agent_slis(world: World, agent: Agent) -> dict[str, Any]:
 # --------------------------------------------------------------------------- public entry point
 
 
-def slis(world: World, target: str) -> dict[str, Any]:
-    """Every SLI of ``target`` (an endpoint or agent name) by the evidence names of the ``slis``
-    tool. ``None`` means "no series"; ``missing`` lists those names. Pins in
-    ``world.metrics[target]`` override single values; ``missing=True`` removes every series."""
+# A query without a window (the gateway's health, the exposition) reads the last few minutes.
+INSTANT_WINDOW_MINUTES = 5.0
+# The sum of the fleet's series: what the gateway exports about itself.
+FLEET_TARGET = "gateway"
+_EPISODE_SLIS = tuple(n for n in MetricEpisode.model_fields if n.endswith(("_rate", "_ms")))
+_EPISODE_SLIS += ("rate_401", "rate_403", "rate_404", "rate_429", "rate_5xx")
+
+
+def _fleet_slis(world: World) -> dict[str, Any]:
+    """The gateway's own series: request-weighted means of its agents' shares and latencies."""
+    per_agent = [(a, agent_slis(world, a)) for a in world.agents]
+    total = sum(a.request_rate_per_min for a, _ in per_agent)
+    values: dict[str, Any] = dict.fromkeys(SLI_NAMES)
+    if not per_agent:
+        return values
+    for name in (*_EPISODE_SLIS, "accuracy"):
+        known = [(a.request_rate_per_min, v[name]) for a, v in per_agent if v[name] is not None]
+        weight = sum(w for w, _ in known)
+        if known:
+            values[name] = sum(w * x for w, x in known) / weight if weight else known[0][1]
+    values["request_rate_per_min"] = total
+    values["cost_per_hour_usd"] = sum(v["cost_per_hour_usd"] or 0.0 for _, v in per_agent)
+    values["accuracy_baseline"] = BASELINE_ACCURACY
+    values["accuracy_trend"] = "stable"
+    return values
+
+
+def _over_window(values: dict[str, Any], pins: MetricPins, window: float) -> dict[str, Any]:
+    """The current values averaged with the past episodes that fall inside the window."""
+    out = dict(values)
+    for name in _EPISODE_SLIS:
+        if values.get(name) is None:
+            continue
+        covered = weighted = 0.0
+        for episode in pins.history:
+            value = getattr(episode, name)
+            start, end = min(episode.from_minutes_ago, window), episode.to_minutes_ago
+            if value is None or start <= end:
+                continue
+            covered += start - end
+            weighted += (start - end) * value
+        if covered:
+            covered = min(covered, window)
+            out[name] = (weighted + (window - covered) * values[name]) / window
+    return out
+
+
+def slis(world: World, target: str, window_minutes: float | None = None) -> dict[str, Any]:
+    """Every SLI of ``target`` (an endpoint or agent name, or ``gateway`` for the whole fleet) by
+    the evidence names of the ``slis`` tool, over the last ``window_minutes`` (default: the last
+    few minutes). ``None`` means "no series"; ``missing`` lists those names. Pins in
+    ``world.metrics[target]`` override single values (their ``history`` episodes count for the
+    part of the window they cover); ``missing=True`` removes every series."""
     pins = world.metrics.get(target, MetricPins())
     ep, agent = world.endpoint(target), world.agent(target)
+    fleet = ep is None and agent is None and target == FLEET_TARGET and bool(world.agents)
     values: dict[str, Any]
-    if pins.missing or (ep is None and agent is None):
+    if pins.missing or (ep is None and agent is None and not fleet):
         values = dict.fromkeys(SLI_NAMES)
     else:
         psi = pins.input_psi if pins.input_psi is not None else PSI_BASELINE
-        values = endpoint_slis(world, ep, psi) if ep is not None else agent_slis(world, agent)  # type: ignore[arg-type]
-        for name, pinned in pins.model_dump(exclude={"missing"}).items():
+        if ep is not None:
+            values = endpoint_slis(world, ep, psi)
+        elif agent is not None:
+            values = agent_slis(world, agent)
+        else:
+            values = _fleet_slis(world)
+        for name, pinned in pins.model_dump(exclude={"missing", "history"}).items():
             if pinned is not None:
                 values[name] = pinned
-        if pins.burn_rate_1h is None and values["error_rate"] is not None:
-            values["burn_rate_1h"] = values["error_rate"] / (1 - SLO_AVAILABILITY)
+        window = float(window_minutes or INSTANT_WINDOW_MINUTES)
+        current = values
+        values = _over_window(current, pins, window)
+        if pins.burn_rate_1h is None and current["error_rate"] is not None:
+            hour = _over_window(current, pins, 60.0)["error_rate"]
+            values["burn_rate_1h"] = hour / (1 - SLO_AVAILABILITY)
         values.setdefault("burn_rate_1h", None)
         acc, base = values.get("accuracy"), values.get("accuracy_baseline")
         values["accuracy_drop"] = base - acc if acc is not None and base is not None else None
     values["missing"] = [name for name in SLI_NAMES if values.get(name) is None]
     return {name: values.get(name) for name in (*SLI_NAMES, "missing")}
+
+
+def settle_after_change(world: World, targets: list[str]) -> None:
+    """A change to a target makes the simulation answer for it again: the pinned live values of
+    those targets are dropped (their past episodes and a missing series stay). Pins describe the
+    symptoms of the world as written; once someone changes the thing, the physics decides."""
+    for name in targets:
+        pins = world.metrics.get(name)
+        if pins is None:
+            continue
+        world.metrics[name] = MetricPins(missing=pins.missing, history=pins.history)
 
 
 def within_slo(values: dict[str, Any]) -> list[str]:

@@ -166,13 +166,49 @@ class Agent(Strict):
     rollout_percentage: int = Field(100, ge=0, le=100)
     process_up: bool = Field(True, description="False: the agent process itself is down")
     request_rate_per_min: float = Field(120.0, ge=0)
+    api_key: str = Field(
+        "default",
+        description="which provider key the agent's calls use (a name of provider.keys; "
+        "'default' is the gateway's own key, the one the bot checks)",
+    )
+    endpoint: str | None = Field(
+        None,
+        description="a serving endpoint the fine-tuned model is served from instead of the "
+        "provider: its absence or readiness decides the fine-tuned calls",
+    )
+
+
+AuthState = Literal["ok", "invalid_key", "forbidden"]
+
+
+class ProviderKey(Strict):
+    """How the provider treats one API key."""
+
+    auth: AuthState = "ok"
+    rate_limited: bool = Field(False, description="every call with this key answers 429")
+    forbidden_models: list[str] = Field(
+        default_factory=list, description="model ids this key may not use (403 for those only)"
+    )
+
+
+class ProviderModel(Strict):
+    """How the provider answers calls to one model id, beyond "listed or not"."""
+
+    error_code: Literal[429, 500, 502, 503, 504] | None = Field(
+        None, description="the code a share of the calls fails with"
+    )
+    error_share: float = Field(1.0, gt=0, le=1, description="share of calls failing")
+    error_message: str = ""
+    rate_limit_per_min: float | None = Field(
+        None, gt=0, description="requests per minute the model accepts; calls above it get 429"
+    )
 
 
 class Provider(Strict):
     """The LLM provider (Mistral API) as the gateway and the bot see it."""
 
-    auth: Literal["ok", "invalid_key", "forbidden"] = "ok"
-    rate_limited: bool = False
+    auth: AuthState = Field("ok", description="the default key's state")
+    rate_limited: bool = Field(False, description="every call with the default key answers 429")
     available_models: list[str] = Field(
         default_factory=lambda: ["open-mistral-7b", "mistral-small-latest", "mistral-large-latest"]
     )
@@ -182,6 +218,18 @@ class Provider(Strict):
         description="a valid key is in the secret store but the gateway still holds the old one: "
         "a gateway restart (re-reading credentials) makes auth ok again",
     )
+    keys: dict[str, ProviderKey] = Field(
+        default_factory=dict, description="keys other than the default one, by name"
+    )
+    models: dict[str, ProviderModel] = Field(
+        default_factory=dict, description="per-model behaviour (errors, rate limits)"
+    )
+
+    def key(self, name: str) -> ProviderKey:
+        """The behaviour of key ``name`` (``default``: the provider's own auth fields)."""
+        if name in self.keys:
+            return self.keys[name]
+        return ProviderKey(auth=self.auth, rate_limited=self.rate_limited)
 
 
 class Event(Strict):
@@ -197,6 +245,7 @@ class Event(Strict):
         "alias_set",
         "agent_config_changed",
         "deploy",
+        "secret_rotated",
     ]
     resource: str
     actor: str = "ml-platform@example.com"
@@ -210,6 +259,30 @@ class LogLine(Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "ERROR"
     source: str = Field("gateway", description="agent name, endpoint name or 'gateway'")
     message: str
+
+
+class MetricEpisode(Strict):
+    """What a target's metrics were between ``from_minutes_ago`` and ``to_minutes_ago``."""
+
+    from_minutes_ago: float = Field(gt=0)
+    to_minutes_ago: float = Field(0.0, ge=0)
+    error_rate: float | None = None
+    rate_401: float | None = None
+    rate_403: float | None = None
+    rate_404: float | None = None
+    rate_429: float | None = None
+    rate_5xx: float | None = None
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    latency_p99_ms: float | None = None
+    null_rate: float | None = None
+    fallback_rate: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MetricEpisode:
+        if self.to_minutes_ago >= self.from_minutes_ago:
+            raise ValueError("to_minutes_ago must be after (smaller than) from_minutes_ago")
+        return self
 
 
 class MetricPins(Strict):
@@ -239,6 +312,11 @@ class MetricPins(Strict):
     burn_rate_1h: float | None = None
     cost_per_hour_usd: float | None = None
     accuracy_trend: Literal["stable", "sudden_drop", "gradual_decline"] | None = None
+    history: list[MetricEpisode] = Field(
+        default_factory=list,
+        description="past episodes: values that held between two moments and then ended; a "
+        "query over a window averages them in only for the part inside the window",
+    )
 
 
 class Outages(Strict):
@@ -300,6 +378,15 @@ class World(Strict):
             total = sum(r.traffic_percentage for r in ep.config.routes)
             if ep.config.routes and total != 100:
                 raise ValueError(f"endpoint {ep.name!r} routes sum to {total}, not 100")
+        agent_names = [a.name for a in self.agents]
+        if len(agent_names) != len(set(agent_names)):
+            raise ValueError(f"agent names must be unique, got {agent_names}")
+        for agent in self.agents:
+            if agent.api_key != "default" and agent.api_key not in self.provider.keys:
+                raise ValueError(
+                    f"agent {agent.name!r} uses key {agent.api_key!r}, which is not in "
+                    f"provider.keys {sorted(self.provider.keys)}"
+                )
         for model in self.models:
             for alias, version in model.aliases.items():
                 if model.version(version) is None:

@@ -78,10 +78,17 @@ def lint_runbooks(runbooks: RunbookSet, tools: Mapping[str, ToolSpec]) -> list[L
 
 
 def _duplicate_diagnoses(runbooks: RunbookSet) -> list[LintFinding]:
+    """A diagnosis id belongs to one runbook. Within it, one cause may sit at several nodes with
+    the same role when the evidence before them picks a different remedy list (a 401 with a valid
+    key waiting is fixed by a restart; without one, a person must set the key first)."""
     seen: dict[str, str] = {}
+    owner: dict[str, tuple[str, str]] = {}
     out: list[LintFinding] = []
     for ref in runbooks.leaves():
         where = f"{ref.runbook.id}:{ref.node_name}"
+        if owner.get(ref.node.id) == (ref.runbook.id, ref.node.role):
+            continue
+        owner.setdefault(ref.node.id, (ref.runbook.id, ref.node.role))
         if ref.node.id in seen:
             file = str(runbooks.files.get(ref.runbook.id, ref.runbook.id))
             out.append(

@@ -11,6 +11,13 @@ import yaml
 from pydantic import ValidationError
 
 from bot.runbooks.model import AnyNode, DiagnosisNode, Runbook, TargetKind
+from bot.runbooks.thresholds import (
+    THRESHOLDS_FILE,
+    Thresholds,
+    ThresholdsError,
+    load_thresholds,
+    substitute,
+)
 
 _NODE_KINDS = {"check", "diagnosis", "action", "advice", "escalate"}
 
@@ -80,6 +87,7 @@ def parse_runbook(text: str, file: Path | str) -> Runbook:
                 raise RunbookError(
                     file, str(name), "kind", f"{kind!r} is not one of {sorted(_NODE_KINDS)}"
                 )
+    data = _with_thresholds(data, file)
     try:
         return Runbook.model_validate(data)
     except ValidationError as exc:
@@ -87,6 +95,27 @@ def parse_runbook(text: str, file: Path | str) -> Runbook:
         node, field_name = _split_location(err["loc"])
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise RunbookError(file, node, field_name, f"{err['msg']}{more}") from None
+
+
+def _with_thresholds(data: dict[str, Any], file: Path | str) -> dict[str, Any]:
+    """Replace ``${name}`` by the thresholds file next to the runbook (bot/runbooks/thresholds)."""
+    thresholds: Thresholds | None = None
+    folder = Path(file).parent
+    try:
+        if Path(file).is_file():
+            thresholds = load_thresholds(folder)
+    except ThresholdsError as exc:
+        raise RunbookError(file, None, None, str(exc)) from None
+    try:
+        result: dict[str, Any] = substitute(data, thresholds)
+    except KeyError as exc:
+        where, name = exc.args
+        node, field_name = _split_location(tuple(where))
+        known = ", ".join(sorted(thresholds.thresholds)) if thresholds else "none"
+        raise RunbookError(
+            file, node, field_name, f"unknown threshold ${{{name}}} (thresholds: {known})"
+        ) from None
+    return result
 
 
 @dataclass(frozen=True)
@@ -171,6 +200,8 @@ def load_runbooks(directory: Path | str) -> RunbookSet:
     files: dict[str, Path] = {}
     alerts: dict[str, str] = {}
     for path in sorted(folder.glob("*.yaml")):
+        if path.name == THRESHOLDS_FILE:
+            continue  # the numbers the runbooks refer to, not a runbook
         runbook = parse_runbook(path.read_text(encoding="utf-8"), path)
         if runbook.id in files:
             raise RunbookError(path, None, "id", f"{runbook.id!r} also used by {files[runbook.id]}")

@@ -14,8 +14,9 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
-from sandbox.simulation import slis
+from sandbox.simulation import FLEET_TARGET, slis
 from sandbox.state import SandboxState
+from tools.redact import redact
 
 BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 TREND_LABELS = ("stable", "sudden_drop", "gradual_decline")
@@ -68,6 +69,8 @@ def advance(state: SandboxState, now: float) -> list[str]:
     lines: list[str] = []
     gauges: list[tuple[str, Labels, float]] = []
     targets = [e.name for e in world.endpoints] + [a.name for a in world.agents]
+    if world.agents and FLEET_TARGET not in targets:
+        targets.append(FLEET_TARGET)  # the gateway's own series: the sum of its agents
     for target in targets:
         values = slis(world, target)
         if values["request_rate_per_min"] is None:
@@ -77,9 +80,8 @@ def advance(state: SandboxState, now: float) -> list[str]:
         ep = world.endpoint(target)
         # Which kind of thing a target is: alert rules join on it to name the alert after the
         # runbook that applies (Model* for serving endpoints, Agent* for the agent fleet).
-        gauges.append(
-            ("model_target_info", (*t, ("kind", "agent" if ep is None else "endpoint")), 1)
-        )
+        kind = "endpoint" if ep is not None else "agent" if world.agent(target) else "gateway"
+        gauges.append(("model_target_info", (*t, ("kind", kind)), 1))
         for code, share in _codes(values, ep is not None and ep.ready != "READY").items():
             key = ("model_requests_total", (*t, ("code", code)))
             state.counters[key] = state.counters.get(key, 0.0) + requests * share
@@ -112,6 +114,12 @@ def advance(state: SandboxState, now: float) -> list[str]:
             growth = values["memory_growth_mb_per_hour"] or 0.0
             memory = values["memory_mb"] + growth * (now - started) / 3600
             gauges.append(("model_memory_bytes", t, memory * 1024 * 1024))
+        # F7: log lines of this target that carry personal or secret data (what an audit of the
+        # logs would count); the redactor is the bot's, so both agree on what is sensitive.
+        sensitive = sum(
+            1 for line in world.logs if line.source == target and redact(line.message).found
+        )
+        gauges.append(("model_log_sensitive_lines_total", t, float(sensitive)))
         if values["accuracy_trend"] is not None:
             gauges.append(
                 ("model_accuracy_trend_info", (*t, ("trend", values["accuracy_trend"])), 1)

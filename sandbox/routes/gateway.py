@@ -9,7 +9,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sandbox.routes.common import Answer, minutes_ago_ms, now_ms, outage_guard
-from sandbox.simulation import SLO, agent_chat, slis
+from sandbox.simulation import (
+    FLEET_ERROR_RATE,
+    FLEET_FALLBACK_RATE,
+    agent_chat,
+    last_error,
+    settle_after_change,
+    slis,
+)
 from sandbox.state import SandboxState, actor_of
 from sandbox.world import Agent, Event, World
 
@@ -17,20 +24,22 @@ _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 
 
 def agent_status(world: World, agent: Agent) -> str:
-    """``down`` when the agent's process is down, ``degraded`` when requests fail or fall back
-    more than the SLO allows (a provider outage degrades every agent), else ``ok``."""
+    """``down`` when the agent's process is down or none of its requests is answered,
+    ``degraded`` when more of them fail or fall back than the failure runbook's symptoms allow
+    (errors above 5 %, fallbacks above 10 %), else ``ok``."""
     if not agent.process_up:
         return "down"
     values = slis(world, agent.name)
-    if (values["error_rate"] or 0) > SLO["error_rate"] or (values["fallback_rate"] or 0) > SLO[
-        "fallback_rate"
-    ]:
+    if (values["error_rate"] or 0) >= 1.0:
+        return "down"
+    if (values["error_rate"] or 0) > FLEET_ERROR_RATE or (
+        values["fallback_rate"] or 0
+    ) > FLEET_FALLBACK_RATE:
         return "degraded"
     return "ok"
 
 
 def agent_json(world: World, agent: Agent) -> dict[str, Any]:
-    probe = agent_chat(world, agent, agent.use_finetuned, agent.use_fallback)
     return {
         "agent": agent.name,
         "status": agent_status(world, agent),
@@ -39,7 +48,7 @@ def agent_json(world: World, agent: Agent) -> dict[str, Any]:
         "use_finetuned": agent.use_finetuned,
         "use_fallback": agent.use_fallback,
         "rollout_percentage": agent.rollout_percentage,
-        "last_error": probe.error,
+        "last_error": last_error(world, agent),
     }
 
 
@@ -81,7 +90,10 @@ def gateway_router(state: SandboxState) -> APIRouter:
         agents = {a.name: agent_status(world, a) for a in world.agents}
         values = set(agents.values())
         overall = "down" if values == {"down"} else "ok" if values <= {"ok"} else "degraded"
-        return {"status": overall, "agents": agents}
+        # The gateway reads the provider key at start; it says when the secret store has a newer
+        # one (Scenario 1: set a valid key, then restart).
+        pending = world.provider.key_rotation_pending
+        return {"status": overall, "agents": agents, "key_rotation_pending": pending}
 
     @router.get("/health/{name}")
     async def agent_health(name: str) -> dict[str, Any]:
@@ -117,15 +129,17 @@ def gateway_router(state: SandboxState) -> APIRouter:
             copy = world.model_copy(deep=True)
             agent = copy.agent(name)
             assert agent is not None
+            previous = {f"previous_{k}": str(getattr(agent, k)).lower() for k in changes}
             for key, value in changes.items():
                 setattr(agent, key, value)
+            settle_after_change(copy, [name])
             copy.events.append(
                 Event(
                     minutes_ago=0,
                     type="agent_config_changed",
                     resource=name,
                     actor=actor,
-                    details={k: str(v).lower() for k, v in changes.items()},
+                    details={**{k: str(v).lower() for k, v in changes.items()}, **previous},
                 )
             )
             return World.model_validate(copy.model_dump())
@@ -179,6 +193,7 @@ def gateway_router(state: SandboxState) -> APIRouter:
                 copy.provider.key_rotation_pending = False
             for agent in copy.agents:
                 agent.process_up = True
+            settle_after_change(copy, [a.name for a in copy.agents])
             copy.events.append(
                 Event(
                     minutes_ago=0,

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from sandbox.routes.common import Answer
+from sandbox.simulation import provider_call
 from sandbox.state import SandboxState
 from sandbox.world import World
 
@@ -60,6 +61,9 @@ def mistral_router(state: SandboxState) -> APIRouter:
         model = body.get("model") if isinstance(body, dict) else None
         if model not in state.world.provider.available_models:
             raise Answer(JSONResponse({"message": f"Invalid model: {model}"}, status_code=404))
+        call = provider_call(state.world, str(model))
+        if not call.ok:  # the model's own errors: forbidden for this key, rate limit, 5xx
+            raise Answer(JSONResponse({"message": call.message}, status_code=call.code))
         messages = body.get("messages") or []
         last = (
             messages[-1].get("content", "") if messages and isinstance(messages[-1], dict) else ""

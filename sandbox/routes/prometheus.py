@@ -46,14 +46,16 @@ def compile_queries(queries: dict[str, str] | None = None) -> list[Pattern]:
     return [_compile(sli, t) for sli, t in (queries or load_queries()).items()]
 
 
-def match(patterns: list[Pattern], query: str) -> tuple[str, str] | None:
-    """``(sli, target)`` of a query equal to a filled-in template, else ``None``."""
+def match(patterns: list[Pattern], query: str) -> tuple[str, str, float | None] | None:
+    """``(sli, target, window minutes)`` of a query equal to a filled-in template, else ``None``
+    (the window is ``None`` for templates without one)."""
     normal = " ".join(query.split())
     for pattern in patterns:
         found = pattern.regex.match(normal)
         if found:
             target = re.sub(r"\\(.)", r"\1", found.group("target"))
-            return pattern.sli, target
+            window = found.groupdict().get("window")
+            return pattern.sli, target, float(window) if window else None
     return None
 
 
@@ -96,8 +98,10 @@ def prometheus_router(state: SandboxState) -> APIRouter:
         found = match(patterns, query)
         if found is None:
             return _error(400, "bad_data", f"sandbox answers only the SLI queries: {query!r}"[:300])
-        sli, target = found
-        return sli, target, slis(state.world, target).get(sli)
+        sli, target, window = found
+        # Rates over a window average in what happened inside it, and only that: an episode
+        # that ended before the window began is history, not the present.
+        return sli, target, slis(state.world, target, window).get(sli)
 
     @router.api_route("/api/v1/query", methods=["GET", "POST"])
     async def query(request: Request) -> Any:

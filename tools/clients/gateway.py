@@ -23,6 +23,8 @@ class _Loose(BaseModel):
 class GatewayHealth(_Loose):
     status: str = "unknown"  # ok | degraded | down (kept as a string: unknown values survive)
     agents: dict[str, str] = Field(default_factory=dict)
+    # A newer provider key waits in the secret store than the one the gateway loaded at start.
+    key_rotation_pending: bool | None = None
 
 
 class AgentState(_Loose):

@@ -44,6 +44,9 @@ class AgentHealthEvidence(BaseModel):
     agents_total: int
     all_down: bool
     agent: AgentDetail | None = None
+    key_rotation_pending: bool | None = Field(
+        None, description="a newer provider key is in the secret store than the gateway holds"
+    )
 
 
 @tool("agent_health", kind="read", params=AgentHealthParams, evidence=AgentHealthEvidence)
@@ -66,6 +69,7 @@ async def agent_health(platform: Platform, params: AgentHealthParams) -> Finding
         agents_total=total,
         all_down=total > 0 and len(down) == total,
         agent=detail,
+        key_rotation_pending=health.key_rotation_pending,
     )
     summary = f"gateway {health.status}, {len(down)}/{total} agents down"
     if down:

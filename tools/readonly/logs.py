@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 
 from pydantic import BaseModel, Field
@@ -24,6 +25,14 @@ CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("timeout", re.compile(r"(?i)timed? ?out|deadline exceeded")),
     ("exception", re.compile(r"(?i)exception|traceback|\w+error\b|\bfailed\b")),
 )
+
+
+def _age_minutes(timestamp: float | str | None, now_ms: float) -> float | None:
+    """Minutes since an epoch-milliseconds timestamp (``None`` when it is not one)."""
+    try:
+        return round(max(0.0, now_ms - float(timestamp or "")) / 60000, 1)
+    except ValueError:
+        return None
 
 
 def categorise(message: str) -> str | None:
@@ -49,6 +58,10 @@ class GatewayLogsEvidence(BaseModel):
     pii_found: bool
     pii_kinds: list[str]
     top_category: str | None
+    newest_minutes_ago: dict[str, float] = Field(
+        default_factory=dict,
+        description="age of the newest line of each failure category: old lines are history",
+    )
 
 
 @tool("gateway_logs", kind="read", params=GatewayLogsParams, evidence=GatewayLogsEvidence)
@@ -58,12 +71,17 @@ async def gateway_logs(platform: Platform, params: GatewayLogsParams) -> Finding
     counts: Counter[str] = Counter({name: 0 for name, _ in CATEGORIES})
     pii: Counter[str] = Counter()
     lines: list[LogLineOut] = []
+    newest: dict[str, float] = {}
+    now_ms = time.time() * 1000
     for line in raw:
         cleaned = redact(line.message)
         pii.update(cleaned.found)
         category = categorise(cleaned.text)
         if category is not None:
             counts[category] += 1
+            age = _age_minutes(line.timestamp, now_ms)
+            if age is not None:
+                newest[category] = min(age, newest.get(category, age))
         lines.append(
             LogLineOut(
                 timestamp=line.timestamp,
@@ -79,6 +97,7 @@ async def gateway_logs(platform: Platform, params: GatewayLogsParams) -> Finding
         pii_found=bool(pii),
         pii_kinds=sorted(pii),
         top_category=top[0] if top else None,
+        newest_minutes_ago=newest,
     )
     where = f"{params.source} " if params.source else ""
     if not raw:
