@@ -20,6 +20,10 @@ from evals.scenario import Scenario, ScenarioError, parse_scenario
 from evals.worlds import build_world
 
 PUBLIC_SCENARIOS = Path(__file__).with_name("scenarios")
+# The second public set: worlds written field by field from the seed documents (no `faults:`),
+# fresh names, values on both sides of every seed threshold. The gates hold on each set.
+SEED_SCENARIOS = Path(__file__).with_name("scenarios-seed")
+DEFAULT_SCENARIOS: tuple[Path, ...] = (PUBLIC_SCENARIOS, SEED_SCENARIOS)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import typer
 
 def eval_command(
     scenarios: list[Path] = typer.Option(
-        [], "--scenarios", help="scenario directory or file (repeatable); default: the public set"
+        [], "--scenarios", help="scenario directory or file (repeatable); default: both public sets"
     ),
     category: str | None = typer.Option(None, "--category", help="run only this category"),
     llm: str = typer.Option("off", "--llm", help="off (deterministic) or mistral"),
@@ -36,7 +36,7 @@ def eval_command(
     from evals.gates import GATES_FILE, failed_gates, load_gates
     from evals.report import html_report, print_tables
     from evals.results import ScenarioResult
-    from evals.runner import PUBLIC_SCENARIOS, build_report, load_all, run_all
+    from evals.runner import DEFAULT_SCENARIOS, build_report, load_all, run_all
     from evals.scenario import CATEGORIES
 
     console = Console()
@@ -45,7 +45,7 @@ def eval_command(
     if category is not None and category not in CATEGORIES:
         raise typer.BadParameter(f"--category must be one of {', '.join(CATEGORIES)}")
     gates = load_gates(gates_file or GATES_FILE)
-    loaded, errors = load_all(scenarios or [PUBLIC_SCENARIOS], category)
+    loaded, errors = load_all(scenarios or list(DEFAULT_SCENARIOS), category)
     if errors:
         for err in errors:
             console.print(f"[red]invalid scenario[/] {err}", soft_wrap=True)

@@ -1,0 +1,51 @@
+"""The second public set (evals/scenarios-seed/): worlds written field by field from the seeds.
+
+It must stand on its own: valid, without injected faults, with names that do not give the answer
+away, and meeting the same gates as the generated set.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import yaml
+
+from evals.gates import failed_gates, load_gates
+from evals.metrics import aggregate
+from evals.runner import DEFAULT_SCENARIOS, SEED_SCENARIOS, load_all, run_all
+
+
+def test_the_seed_set_loads_without_faults_and_is_run_by_default() -> None:
+    loaded, errors = load_all([SEED_SCENARIOS])
+    assert errors == []
+    assert len(loaded) >= 20
+    assert SEED_SCENARIOS in DEFAULT_SCENARIOS
+    for item in loaded:
+        raw = yaml.safe_load(item.path.read_text(encoding="utf-8"))
+        assert not raw["world"].get("faults"), item.path  # field by field, never a fault function
+        world = item.scenario.world.model_dump_json()
+        for leaf in item.scenario.expected.root_causes:
+            assert leaf not in world, (item.path, leaf)
+
+
+def test_the_fleet_seed_set_covers_both_sides_of_its_thresholds() -> None:
+    loaded, _ = load_all([SEED_SCENARIOS / "fleet"])
+    ids = {item.scenario.id for item in loaded}
+    for pair in (("fallback-above-10pct", "fallback-below-10pct"),
+                 ("errors-above-5pct-no-fallback", "errors-below-5pct-no-fallback"),
+                 ("latency-above-threshold", "latency-below-threshold"),
+                 ("429-model-limit", "model-limit-not-reached")):  # fmt: skip
+        assert {f"seed-fleet-{p}" for p in pair} <= ids, pair
+
+
+@pytest.mark.xdist_group("evals")
+def test_seed_set_meets_the_gates() -> None:
+    loaded, errors = load_all([SEED_SCENARIOS])
+    assert errors == []
+    results = run_all(loaded, llm="off", workers=os.cpu_count() or 1)
+    failures = failed_gates(aggregate(results), load_gates())
+    failed = [f"{r.id}: " + "; ".join(
+        f"{c.name} {c.detail}" for c in r.criteria if c.verdict == "fail") for r in results
+        if not r.passed]  # fmt: skip
+    assert not failures, "\n".join([*failures, "failed scenarios:", *failed[:40]])
