@@ -22,6 +22,7 @@ from sandbox.world import (
     LogLine,
     MetricPins,
     ModelVersion,
+    ProviderModel,
     World,
 )
 
@@ -388,6 +389,24 @@ def _fallback_disabled(world: World, target: str) -> None:
     )
 
 
+def _finetuned_errors(world: World, target: str) -> None:
+    # A fine-tuned model that fails a share of its calls (5xx) while the fallback absorbs them:
+    # the fallback rate rises above the seed's 10 % and users still get answers.
+    for name in _agents(world, target):
+        agent = world.agent(name)
+        assert agent is not None
+        world.provider.models[agent.finetuned_model] = ProviderModel(
+            error_code=503, error_share=0.3, error_message="503 fine-tuned model host overloaded"
+        )
+        _log(
+            world,
+            [8, 3],
+            name,
+            "503 fine-tuned model host overloaded; answered by fallback",
+            "WARNING",
+        )
+
+
 def _all_agents_down(world: World, target: str) -> None:
     # Scenario 4 with its Fix 2 in reach: the crashes follow a gateway release.
     world.events.append(
@@ -632,6 +651,14 @@ FAULTS: dict[str, Fault] = {
             "agent",
             "qa_agent",
             _fallback_disabled,
+        ),
+        Fault(
+            "agent.finetuned_errors",
+            "The fine-tuned model fails intermittently behind a working fallback",
+            f"{_FAILURE}: Rollback Procedure; Symptoms (fallback rate > 10 %)",
+            "agent",
+            "qa_agent",
+            _finetuned_errors,
         ),
         Fault(
             "agent.all_down",

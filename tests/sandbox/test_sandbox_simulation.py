@@ -92,6 +92,10 @@ CHECKS: dict[str, Any] = {
     "agent.fallback_disabled": lambda w: (
         slis(w, "qa_agent")["rate_404"] == 1.0 and slis(w, "qa_agent")["fallback_rate"] == 0.0
     ),
+    "agent.finetuned_errors": lambda w: (
+        slis(w, "qa_agent")["fallback_rate"] == pytest.approx(0.3)
+        and slis(w, "qa_agent")["error_rate"] == 0.0
+    ),
     "agent.all_down": lambda w: all(slis(w, a)["error_rate"] == 1.0 for a in AGENTS),
     "runtime.memory_leak": lambda w: _ep(w)["memory_growth_mb_per_hour"] > 100,
     "deploy.version_drift": lambda w: _ep(w)["deployed_version"] != _ep(w)["expected_version"],
