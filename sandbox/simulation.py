@@ -30,7 +30,7 @@ SLO = {
     "latency_p95_ms": 1000.0,
     "latency_p99_ms": 2500.0,
     "null_rate": 0.01,
-    "fallback_rate": 0.05,
+    "fallback_rate": 0.10,  # model-failure-runbook.md Symptoms: "Fallback rate spikes (>10%)"
     "input_psi": 0.2,
     "burn_rate_1h": 1.0,
     "memory_growth_mb_per_hour": 50.0,

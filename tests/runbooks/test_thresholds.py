@@ -157,3 +157,12 @@ def test_every_alert_rule_starts_a_runbook() -> None:
     runbooks = load_runbooks(default_runbook_dir())
     for alert in _alert_thresholds():
         assert runbooks.for_alert(alert) is not None, alert
+
+
+def test_the_sandbox_gateway_judges_health_by_the_same_numbers() -> None:
+    from sandbox.simulation import FLEET_ERROR_RATE, FLEET_FALLBACK_RATE, SLO
+
+    shipped = load_thresholds(default_runbook_dir())
+    assert shipped is not None
+    assert shipped.value("error_rate") == FLEET_ERROR_RATE
+    assert FLEET_FALLBACK_RATE == SLO["fallback_rate"] == shipped.value("fallback_rate")
