@@ -1,4 +1,9 @@
-"""Entry selection: what kind of thing the incident is about, and which runbook starts."""
+"""Entry selection: what kind of thing the incident is about, and which runbook starts.
+
+A target is only ever called unknown when every source that could know it answered: with the
+agent gateway down, ``qa_agent`` is not "a missing serving endpoint" but a name nobody could
+check, and the incident goes to the gateway's owner saying so, with the request that failed.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.agent import walk
+from bot.runbooks.model import EscalateNode
 from tools.result import ToolResult, ToolStatus
 
 if TYPE_CHECKING:
@@ -15,6 +22,10 @@ if TYPE_CHECKING:
 
 # Names an on-call engineer may use for "every agent of the gateway".
 FLEET_NAMES = frozenset({"*", "fleet", "all-agents", "gateway"})
+# The escalation node, in the runbook of agents, that names the gateway's owner.
+GATEWAY_UNREACHABLE = "escalate_gateway_unreachable"
+# When no runbook names the gateway's owner, the first escalation level takes it.
+FALLBACK_OWNER = "on-call"
 
 
 @dataclass(frozen=True)
@@ -23,6 +34,9 @@ class RunbookChoice:
     runbook: str | None
     entry: str | None
     reason: str
+    # Set when the incident ends at selection: no runbook applies, or the target's kind cannot
+    # be told because a source that could know it did not answer.
+    escalation: dict[str, str] | None = None
 
 
 async def select_runbook(
@@ -44,30 +58,76 @@ async def select_runbook(
                 runbook.entry,
                 f"alert {alertname} starts {runbook.id}",
             )
-    kind: str | None = None
-    reason = ""
     if "agent" in labels:
-        kind, reason = "agent", "the trigger names an agent"
-    elif "endpoint" in labels:
-        kind, reason = "endpoint", "the trigger names a serving endpoint"
+        return _first(deps, "agent", "the trigger names an agent")
+    if "endpoint" in labels:
+        return _first(deps, "endpoint", "the trigger names a serving endpoint")
+    if target in FLEET_NAMES:
+        return _first(deps, "agent", f"{target!r} names the whole agent fleet")
+    health = await call_tool(state, "agent_health", {"agent": target}, cached=True)
+    known = health.evidence.get("agents") or {}
+    if health.status is ToolStatus.OK and (health.evidence.get("agent") or target in known):
+        return _first(deps, "agent", f"the agent gateway knows {target!r}")
+    if health.status is ToolStatus.OK or _said_no(health):
+        return _first(
+            deps,
+            "endpoint",
+            f"{target!r} is not an agent of the gateway; treating it as a serving endpoint",
+        )
+    # The gateway did not answer, so it may well know the target: only the serving API saying
+    # it has such an endpoint settles the kind.
+    status = await call_tool(state, "endpoint_status", {"endpoint": target}, cached=True)
+    if status.status is ToolStatus.OK and status.evidence.get("exists"):
+        return _first(
+            deps,
+            "endpoint",
+            f"the serving API knows {target!r} as an endpoint "
+            f"(the agent gateway did not answer: {failure(health)})",
+        )
+    return gateway_unreachable(deps, state, health, status)
+
+
+def _said_no(result: ToolResult) -> bool:
+    """The gateway answered that it has no such agent (HTTP 404): an answer, not an outage."""
+    last = result.requests[-1] if result.requests else None
+    return last is not None and last.status_code == 404
+
+
+def failure(result: ToolResult) -> str:
+    """The request a tool made and how it failed, in one line a person can re-run."""
+    request = result.requests[-1] if result.requests else None
+    if request is None:
+        return result.error or result.summary
+    problem = request.error or result.error or result.summary
+    return f"{request.method} {request.url}: {problem}" if problem else request.as_curl()
+
+
+def gateway_unreachable(
+    deps: AgentDeps, state: IncidentState, health: ToolResult, status: ToolResult
+) -> RunbookChoice:
+    """The escalation to the gateway's owner (the agent runbook's own node says who that is)."""
+    target = state["target"]
+    if status.status is ToolStatus.OK:
+        serving = f"the serving API has no endpoint {target!r} either"
     else:
-        if target in FLEET_NAMES:
-            return _first(deps, "agent", f"{target!r} names the whole agent fleet")
-        health = await call_tool(state, "agent_health", {"agent": target}, cached=True)
-        known = health.evidence.get("agents") or {}
-        if health.status is ToolStatus.OK and (health.evidence.get("agent") or target in known):
-            kind, reason = "agent", f"the agent gateway knows {target!r}"
-        else:
-            kind, reason = (
-                "endpoint",
-                f"{target!r} is not an agent of the gateway; treating it as a serving endpoint",
-            )
-    return _first(deps, kind, reason)
+        serving = f"the serving API did not answer either ({failure(status)})"
+    reason = (
+        f"The agent gateway is unreachable ({failure(health)}) and {serving}: whether {target!r} "
+        "is one of the gateway's agents cannot be told, so it is not called unknown."
+    )
+    for runbook in deps.runbooks.for_kind("agent"):
+        node = runbook.nodes.get(GATEWAY_UNREACHABLE)
+        if isinstance(node, EscalateNode):
+            why = walk.render(node.reason, walk.names(state))
+            escalation = {"to": node.to, "reason": f"{reason} {why}"}
+            return RunbookChoice("unknown", runbook.id, None, reason, escalation)
+    return RunbookChoice("unknown", None, None, reason, {"to": FALLBACK_OWNER, "reason": reason})
 
 
 def _first(deps: AgentDeps, kind: str, reason: str) -> RunbookChoice:
     runbooks = deps.runbooks.for_kind(kind)
     if not runbooks:
-        return RunbookChoice(kind, None, None, f"no runbook applies to a {kind}")
+        why = f"no runbook applies to a {kind}"
+        return RunbookChoice(kind, None, None, why, {"to": FALLBACK_OWNER, "reason": why})
     chosen = runbooks[0]
     return RunbookChoice(kind, chosen.id, chosen.entry, reason)

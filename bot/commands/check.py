@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from tools.platform import Platform
     from tools.result import ToolResult
 
-TargetKind = Literal["endpoint", "agent", "model"]
+TargetKind = Literal["endpoint", "agent", "model", "unknown"]
 
 _STATUS_STYLE = {"ok": "green", "no_data": "yellow", "error": "red"}  # by ToolStatus value
 
@@ -34,13 +34,15 @@ class CheckReport:
     skipped: list[str]
 
 
-async def _is_agent(platform: Platform, target: str) -> bool:
+async def _gateway_knows(platform: Platform, target: str) -> tuple[bool | None, str]:
+    """Whether the agent gateway has an agent ``target``; ``None`` (and why) when it did not
+    answer, which is not the same as "no"."""
     from tools.clients.errors import UpstreamError
 
     try:
-        return target in {a.agent for a in await platform.gateway.list_agents()}
-    except UpstreamError:
-        return False
+        return target in {a.agent for a in await platform.gateway.list_agents()}, ""
+    except UpstreamError as exc:
+        return None, exc.reason
 
 
 async def _is_model(platform: Platform, target: str) -> bool:
@@ -54,10 +56,14 @@ async def _is_model(platform: Platform, target: str) -> bool:
 
 
 async def classify(platform: Platform, target: str) -> tuple[TargetKind, str]:
-    """Whether ``target`` is an agent, a registered model or (by default) a serving endpoint."""
+    """Whether ``target`` is an agent, a registered model or a serving endpoint. It is checked
+    as a missing endpoint only when the gateway answered that it has no such agent; while the
+    gateway does not answer, the kind is ``unknown`` and both kinds of checks run."""
     from tools.clients.errors import NotFound, UpstreamError
 
-    agent, model = await asyncio.gather(_is_agent(platform, target), _is_model(platform, target))
+    (agent, gateway_error), model = await asyncio.gather(
+        _gateway_knows(platform, target), _is_model(platform, target)
+    )
     if agent:
         return "agent", "the agent gateway knows it"
     if model:
@@ -65,8 +71,18 @@ async def classify(platform: Platform, target: str) -> tuple[TargetKind, str]:
     try:
         await platform.serving.get_endpoint(target)
     except NotFound:
+        if agent is None:
+            return "unknown", (
+                f"the agent gateway is unreachable ({gateway_error}) and the serving API has no "
+                "such endpoint: checking it as an agent and as an endpoint"
+            )
         return "endpoint", "neither an agent nor a model: checking it as a (missing) endpoint"
-    except UpstreamError:
+    except UpstreamError as exc:
+        if agent is None:
+            return "unknown", (
+                f"neither the agent gateway ({gateway_error}) nor the serving API ({exc.reason}) "
+                "answered: checking it as an agent and as an endpoint"
+            )
         return "endpoint", "neither an agent nor a model; the serving API did not answer"
     return "endpoint", "the serving API knows it"
 
@@ -84,16 +100,18 @@ async def _served_model(platform: Platform, endpoint: str) -> str | None:
 async def plan(
     platform: Platform, target: str, kind: TargetKind
 ) -> list[tuple[str, dict[str, Any]]]:
-    """The read-only tool calls that say something about a target of this kind."""
+    """The read-only tool calls that say something about a target of this kind (both the agent's
+    and the endpoint's when the kind is unknown)."""
+    agent: list[tuple[str, dict[str, Any]]] = [
+        ("agent_health", {"agent": target}),
+        ("fallback_probe", {"agent": target}),
+        ("provider_check", {}),
+        ("slis", {"target": target}),
+        ("gateway_logs", {"source": target}),
+        ("platform_events", {"resource": target}),
+    ]
     if kind == "agent":
-        return [
-            ("agent_health", {"agent": target}),
-            ("fallback_probe", {"agent": target}),
-            ("provider_check", {}),
-            ("slis", {"target": target}),
-            ("gateway_logs", {"source": target}),
-            ("platform_events", {"resource": target}),
-        ]
+        return agent
     if kind == "model":
         return [
             ("registry_versions", {"model": target}),
@@ -109,6 +127,8 @@ async def plan(
         ("slis", {"target": target}),
         ("gateway_logs", {"source": target}),
     ]
+    if kind == "unknown":
+        calls += [c for c in agent if c not in calls]
     model = await _served_model(platform, target)
     if model:
         calls.append(("registry_versions", {"model": model}))

@@ -36,8 +36,8 @@ async def select(state: IncidentState, deps: AgentDeps) -> IncidentState:
         "steps": log.entries,
         "tool_cache": cache,
     }
-    if choice.runbook is None:
-        update["escalation"] = {"to": "on-call", "reason": choice.reason}
+    if choice.escalation is not None:
+        update["escalation"] = dict(choice.escalation)
     await deps.records.set_runbook(state["incident_id"], choice.runbook, choice.target_kind)
     return update
 
