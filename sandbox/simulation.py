@@ -13,6 +13,7 @@ from typing import Any
 
 from sandbox.world import (
     WORKLOAD_CONCURRENCY,
+    WORKLOAD_MAX_RATE_PER_MIN,
     Agent,
     Endpoint,
     Field_,
@@ -188,6 +189,20 @@ def _capacity(ep: Endpoint) -> float:
     )
 
 
+def rate_utilisation(ep: Endpoint, rate: float) -> float:
+    """How much of its workload size's request rate each routed entity carries (the busiest one):
+    above 1 the endpoint is too small for its load (Best Practices 1)."""
+    entities = {e.name: e for e in ep.config.served_entities}
+    worst = 0.0
+    for route in ep.config.routes:
+        if route.traffic_percentage <= 0:
+            continue
+        size = entities[route.served_entity_name].workload_size
+        load = rate * route.traffic_percentage / 100
+        worst = max(worst, load / WORKLOAD_MAX_RATE_PER_MIN[size])
+    return worst
+
+
 def _accuracy_trend(world: World, ep: Endpoint, psi: float) -> str:
     served = primary_version(world, ep)
     model = world.model(ep.config.served_entities[0].entity_name)
@@ -214,6 +229,11 @@ def _drift_penalty(psi: float) -> float:
     return max(0.0, psi - 0.1) * 0.5
 
 
+def ep_rate(ep: Endpoint, calls: list[tuple[Pipeline, AiQueryCall]]) -> float:
+    """Requests per minute reaching an endpoint: its own traffic plus its pipelines'."""
+    return ep.request_rate_per_min + sum(p.concurrency * PIPELINE_RATE_PER_SLOT for p, _ in calls)
+
+
 def endpoint_slis(world: World, ep: Endpoint, psi: float) -> dict[str, Any]:
     """The simulated SLIs of one serving endpoint (before pins)."""
     versions = served_versions(world, ep)
@@ -224,11 +244,15 @@ def endpoint_slis(world: World, ep: Endpoint, psi: float) -> dict[str, Any]:
     # Little's law: in flight = arrival rate x service time; pipelines keep all their slots busy.
     demand = ep.request_rate_per_min / 60 * latency / 1000 + sum(p.concurrency for p, _ in calls)
     capacity = _capacity(ep)
-    rho = demand / capacity if capacity else float("inf")
+    # Two limits: the concurrency the size provisions (pipelines keep their slots busy) and the
+    # request rate the size is made for (the seed's table). Within both, latency stays within a
+    # few times the model's own; past either, requests queue until they time out.
+    rho = max(
+        demand / capacity if capacity else float("inf"), rate_utilisation(ep, ep_rate(ep, calls))
+    )
 
-    if rho < 1:
-        queueing = 1 / (1 - min(rho, 0.9))
-        p50, p95, p99 = latency * (1 + rho), 2 * latency * queueing, 3 * latency * queueing
+    if rho <= 1:
+        p50, p95, p99 = latency * (1 + rho / 2), 2 * latency * (1 + rho), 3 * latency * (1 + rho)
         timeouts = 0.0
     else:
         p50 = min(TIMEOUT_MS, latency * 4 * rho)

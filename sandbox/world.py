@@ -17,6 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 WorkloadSize = Literal["Small", "Medium", "Large"]
 # Provisioned concurrency per workload size (Databricks: Small = 4, Medium = 8-16, Large = 16-64).
 WORKLOAD_CONCURRENCY: dict[str, int] = {"Small": 4, "Medium": 16, "Large": 64}
+# Requests per minute each workload size serves within its latency, per the serving runbook's
+# Best Practices 1 (Small < 100 req/min, Medium 100-1000, Large > 1000). The seed gives Large no
+# upper bound; 10,000 req/min is this sandbox's choice (ten times Medium, as Medium is to Small).
+WORKLOAD_MAX_RATE_PER_MIN: dict[str, float] = {"Small": 100.0, "Medium": 1000.0, "Large": 10000.0}
 
 ReadyState = Literal["READY", "NOT_READY"]
 ConfigUpdateState = Literal["NOT_UPDATING", "IN_PROGRESS", "UPDATE_FAILED", "UPDATE_CANCELED"]

@@ -218,6 +218,56 @@ def parse_config(world: World, body: Any) -> EndpointConfig:
     return EndpointConfig(served_entities=entities, routes=routes)
 
 
+def _failed_entities(ep: Endpoint) -> dict[tuple[str, str], str]:
+    """``(model, version) -> message`` of the entities whose deployment failed."""
+    entities = [*ep.config.served_entities]
+    if ep.pending_config is not None:
+        entities += ep.pending_config.served_entities
+    return {
+        (e.entity_name, e.entity_version): e.deployment_state_message or "deployment failed"
+        for e in entities
+        if e.deployment == "DEPLOYMENT_FAILED"
+    }
+
+
+def sticky_failure(ep: Endpoint, config: EndpointConfig) -> str | None:
+    """The message a new config fails with when it deploys what already failed to deploy: a
+    failed build or load does not fix itself, so re-applying the same config fails again."""
+    if ep.config_update != "UPDATE_FAILED":
+        return None
+    failed = _failed_entities(ep)
+    for entity in config.served_entities:
+        message = failed.get((entity.entity_name, entity.entity_version))
+        if message is not None:
+            return message
+    return None
+
+
+def fail_again(
+    world: World, ep: Endpoint, config: EndpointConfig, message: str, actor: str
+) -> None:
+    """Record another failed deployment of ``config`` on ``ep`` (in ``world``, a copy)."""
+    failed = config.model_copy(deep=True)
+    for entity in failed.served_entities:
+        entity.deployment = "DEPLOYMENT_FAILED"
+        entity.deployment_state_message = message
+    if ep.ready == "READY" and ep.pending_config is not None:
+        ep.pending_config = failed  # the old config keeps serving
+    else:
+        ep.config = failed
+    ep.config_update = "UPDATE_FAILED"
+    ep.updated_minutes_ago = 0
+    world.events.append(
+        Event(
+            minutes_ago=0,
+            type="endpoint_config_failed",
+            resource=ep.name,
+            actor=actor,
+            details={"message": message},
+        )
+    )
+
+
 def _not_found(name: str) -> Exception:
     return databricks_error(
         404, "RESOURCE_DOES_NOT_EXIST", f"Endpoint with name '{name}' does not exist."
@@ -309,6 +359,11 @@ def serving_router(state: SandboxState) -> APIRouter:
             copy = world.model_copy(deep=True)
             ep = copy.endpoint(name)
             assert ep is not None
+            failure = sticky_failure(current, config)
+            if failure is not None:
+                # The platform accepts the request and the deployment fails again, the same way.
+                fail_again(copy, ep, config, failure, actor)
+                return _rebuilt(copy)
             before = ",".join(e.entity_version for e in ep.config.served_entities)
             # The sandbox deploys instantly so that verification can observe the effect.
             ep.config = config

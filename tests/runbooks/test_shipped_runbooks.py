@@ -88,16 +88,22 @@ def test_alerts_pick_the_right_runbook() -> None:
     assert [r.id for r in runbooks.for_kind("agent")] == ["agent-fleet"]
 
 
-def test_the_staged_rollout_is_one_approval_per_step_with_slis_between() -> None:
+def test_the_staged_rollout_moves_one_stage_per_incident_after_24_hours() -> None:
     runbook = load_runbooks(default_runbook_dir()).get("serving-endpoint")
-    steps, name = [], "canary_10"
-    while name is not None:
+    stages = ["canary_10", "canary_25", "canary_50", "canary_100"]
+    for name in stages:
         node = runbook.node(name)
         assert isinstance(node, ActionNode)
+        assert node.then is None, f"{name}: one stage per incident, never chained"
         gate = runbook.node(node.verify or "")
         assert isinstance(gate, CheckNode) and gate.tool == "slis"
-        steps.append(node)
-        name = node.then
-    percentages = [str(s.params.get("routes", "")) for s in steps]
-    assert [p.split(": ")[1].split(",")[0] for p in percentages[:3]] == ["10", "25", "50"]
-    assert steps[-1].params["to_version"] == "=facts.challenger"  # 100% and the champion alias
+    percentages = [str(runbook.node(n).params.get("routes", "")) for n in stages[:3]]
+    assert [p.split(": ")[1].split(",")[0] for p in percentages] == ["10", "25", "50"]
+    # 100 % and the champion alias together, only at the last stage.
+    assert runbook.node("canary_100").params["to_version"] == "=facts.challenger_version"
+    rollout = runbook.node("rollout_check")
+    assert isinstance(rollout, CheckNode) and rollout.params["window_minutes"] == 1440
+    due = {b.goto: b.when for b in rollout.branches}
+    for share, stage in [(10, "canary_25"), (25, "canary_50"), (50, "canary_100")]:
+        assert f"facts.challenger_share == {share}" in due[stage]
+        assert "facts.update_minutes >= 1440" in due[stage]

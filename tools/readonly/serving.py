@@ -6,6 +6,7 @@ A 404 from the serving API is a finding (the endpoint does not exist), not a fai
 from __future__ import annotations
 
 import difflib
+import re
 import time
 from typing import Any
 
@@ -54,6 +55,42 @@ class EndpointStatusEvidence(BaseModel):
     workload_size: str | None = None
     scale_to_zero_enabled: bool | None = None
     creator: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    environment: str = Field(
+        "prod", description="dev or prod, from the env/environment/stage tag or the name"
+    )
+    challenger_version: str | None = Field(
+        None, description="an A/B split: the version with the smaller share of traffic"
+    )
+    challenger_share: int | None = Field(None, description="its traffic percentage")
+
+
+# Tags that say which environment an endpoint belongs to, and the values that mean development
+# (Best Practices 2: scale-to-zero for dev; everything else is kept warm as production).
+_ENV_TAGS = ("env", "environment", "stage", "tier")
+_DEV_VALUES = frozenset({"dev", "development", "sandbox", "test", "testing", "experiment"})
+_DEV_NAME = re.compile(r"(^|[-_.])(dev|development|sandbox|test)([-_.]|$)", re.IGNORECASE)
+
+
+def environment_of(name: str, tags: dict[str, str]) -> str:
+    """``dev`` or ``prod``: the environment tag when there is one, else a ``-dev`` style name."""
+    for key in _ENV_TAGS:
+        value = next((v for k, v in tags.items() if k.lower() == key), None)
+        if value:
+            return "dev" if value.strip().lower() in _DEV_VALUES else "prod"
+    return "dev" if _DEV_NAME.search(name) else "prod"
+
+
+def challenger_of(endpoint: ServingEndpoint) -> tuple[str | None, int | None]:
+    """The version with the smaller traffic share when two served versions both take traffic."""
+    versions = {e.name: e.entity_version for e in endpoint.config.served_entities}
+    routed = sorted(
+        (r for r in endpoint.config.traffic_config.routes if r.traffic_percentage > 0),
+        key=lambda r: r.traffic_percentage,
+    )
+    if len(routed) < 2:
+        return None, None
+    return versions.get(routed[0].served_entity_name), routed[0].traffic_percentage
 
 
 def primary_entity(endpoint: ServingEndpoint) -> Any:
@@ -82,6 +119,8 @@ def describe_endpoint(endpoint: ServingEndpoint, now_ms: float) -> EndpointStatu
         ]
         if e.state.deployment_state_message
     ]
+    tags = {t.key: t.value for t in endpoint.tags}
+    challenger, share = challenger_of(endpoint)
     return EndpointStatusEvidence(
         exists=True,
         ready=endpoint.state.ready or None,
@@ -112,6 +151,10 @@ def describe_endpoint(endpoint: ServingEndpoint, now_ms: float) -> EndpointStatu
         workload_size=primary.workload_size if primary else None,
         scale_to_zero_enabled=primary.scale_to_zero_enabled if primary else None,
         creator=endpoint.creator or None,
+        tags=tags,
+        environment=environment_of(endpoint.name, tags),
+        challenger_version=challenger,
+        challenger_share=share,
     )
 
 
@@ -355,6 +398,68 @@ class SignatureCheckEvidence(BaseModel):
     observed_dynamic_keys: bool
     observed_float_fields: list[str]
     signature_matches_observed: bool
+    older_versions: list[str] = Field(
+        default_factory=list, description="registered versions older than the served one"
+    )
+    last_matching_version: str | None = Field(
+        None,
+        description="the newest older version whose signature matches the callers: set when a "
+        "new version introduced a contract break, None when it has been there since the first",
+    )
+
+
+# How many older versions a contract check reads the signatures of (newest first).
+OLDER_VERSIONS_CHECKED = 5
+
+
+def _version_key(version: str) -> tuple[int, str]:
+    return (int(version) if version.isdigit() else -1, version)
+
+
+def contract_matches(
+    inputs: list[ReturnField],
+    required: list[str],
+    outputs: list[ReturnField],
+    caller_inputs: list[str],
+    expected: list[ReturnField],
+) -> bool:
+    """Whether a signature accepts what callers send and declares what they parse."""
+    names = {f.name for f in inputs}
+    declared = {f.name: f.type.lower() for f in outputs}
+    if caller_inputs and (set(required) - set(caller_inputs) or set(caller_inputs) - names):
+        return False
+    return all(declared.get(f.name) == f.type.lower() for f in expected)
+
+
+async def last_matching_version(
+    platform: Platform,
+    signature: Signature,
+    caller_inputs: list[str],
+    expected: list[ReturnField],
+    *,
+    read_signatures: bool = True,
+) -> tuple[list[str], str | None]:
+    """Older versions of the served model, and the newest one whose signature fits the callers.
+
+    Schema issues are a regression only when an earlier version worked (Issue 2 Step 3, Issue 3:
+    roll back only when a new version introduced the break)."""
+    versions = await platform.registry.search_versions(signature.model)
+    older = sorted(
+        (v.version for v in versions if _version_key(v.version) < _version_key(signature.version)),
+        key=_version_key,
+        reverse=True,
+    )
+    for version in older[:OLDER_VERSIONS_CHECKED] if read_signatures else []:
+        ins, outs = await platform.registry.signature(signature.model, version)
+        if contract_matches(
+            [ReturnField(name=f.name, type=f.type) for f in ins if f.name],
+            [f.name for f in ins if f.name and f.required],
+            [ReturnField(name=f.name, type=f.type) for f in outs if f.name],
+            caller_inputs,
+            expected,
+        ):
+            return older, version
+    return older, None
 
 
 @tool("signature_check", kind="read", params=SignatureCheckParams, evidence=SignatureCheckEvidence)
@@ -396,6 +501,10 @@ async def signature_check(platform: Platform, params: SignatureCheckParams) -> F
         set(observed.output_keys) - set(sig_outputs)
     )
     floats = observed.non_string_fields
+    broken = bool(missing or unexpected or output_missing or mismatches)
+    older, matching = await last_matching_version(
+        platform, signature, caller_inputs, expected, read_signatures=broken
+    )
     evidence = SignatureCheckEvidence(
         model=signature.model,
         version=signature.version,
@@ -410,6 +519,8 @@ async def signature_check(platform: Platform, params: SignatureCheckParams) -> F
         observed_dynamic_keys=dynamic,
         observed_float_fields=floats,
         signature_matches_observed=observed.http_status < 400 and not dynamic and not floats,
+        older_versions=older,
+        last_matching_version=matching,
     )
     problems = []
     if not evidence.input_matches:
