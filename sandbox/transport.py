@@ -10,6 +10,14 @@ import asyncio
 
 import httpx
 
+# In-process, a "slow" service does not sleep: the transport tells the app how long the client
+# will wait (DEADLINE_HEADER) and the app answers at once with SLOW_HEADER when it would take
+# longer, which the transport turns into the timeout the client would have seen. A slow outage
+# then times out deterministically and at no cost, whatever the machine's load, and a client's
+# deadline can be generous enough never to trip on a healthy in-process call.
+DEADLINE_HEADER = "x-sandbox-client-deadline-s"
+SLOW_HEADER = "x-sandbox-slow-seconds"
+
 
 class DeadlineASGITransport(httpx.AsyncBaseTransport):
     """:class:`httpx.ASGITransport` plus the request's timeout (raises ``httpx.ReadTimeout``)."""
@@ -22,10 +30,15 @@ class DeadlineASGITransport(httpx.AsyncBaseTransport):
         limit = timeout.get("read") if isinstance(timeout, dict) else None
         if limit is None:
             return await self._inner.handle_async_request(request)
+        request.headers[DEADLINE_HEADER] = f"{limit:g}"
         try:
-            return await asyncio.wait_for(self._inner.handle_async_request(request), limit)
+            response = await asyncio.wait_for(self._inner.handle_async_request(request), limit)
         except TimeoutError:
             raise httpx.ReadTimeout(f"no answer within {limit:g} s", request=request) from None
+        if SLOW_HEADER in response.headers:
+            await response.aclose()
+            raise httpx.ReadTimeout(f"no answer within {limit:g} s", request=request)
+        return response
 
     async def aclose(self) -> None:
         await self._inner.aclose()

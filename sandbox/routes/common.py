@@ -7,10 +7,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from sandbox.state import SandboxState
+from sandbox.transport import DEADLINE_HEADER, SLOW_HEADER
 
 
 class Answer(Exception):
@@ -40,17 +41,23 @@ GARBAGE = "<html><body><h1>502 Bad Gateway</h1><p>upstream proxy error</p></body
 
 def outage_guard(
     state: SandboxState, service: str, down: Callable[[], Response]
-) -> Callable[[], Awaitable[None]]:
+) -> Callable[[Request], Awaitable[None]]:
     """A FastAPI dependency that makes every route of ``service`` fail the way
     ``world.outages.<service>`` says: ``down`` answers with ``down()`` (an ASGI app cannot refuse
     a connection), ``slow`` sleeps past the client's timeout first, ``error_500`` / ``error``
     answer an error, ``garbage`` answers 200 with a body that is not the wire format."""
 
-    async def guard() -> None:
+    async def guard(request: Request) -> None:
         mode: Any = getattr(state.world.outages, service)
         if mode == "up":
             return
         if mode == "slow":
+            deadline = _client_deadline(request)
+            if deadline is not None and deadline < state.slow_seconds:
+                # In-process: answer "too late" at once instead of sleeping past the deadline.
+                raise Answer(
+                    Response(status_code=504, headers={SLOW_HEADER: f"{state.slow_seconds:g}"})
+                )
             await asyncio.sleep(state.slow_seconds)
             return
         if mode == "down":
@@ -77,6 +84,15 @@ def outage_guard(
             )
 
     return guard
+
+
+def _client_deadline(request: Request) -> float | None:
+    """How long an in-process client waits (``sandbox/transport.py``); ``None`` over a socket."""
+    raw = request.headers.get(DEADLINE_HEADER)
+    try:
+        return float(raw) if raw is not None else None
+    except ValueError:
+        return None
 
 
 def unavailable() -> Response:
