@@ -81,7 +81,12 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr = SecretStr("")
     slack_signing_secret: SecretStr = SecretStr("")
     slack_app_token: SecretStr = SecretStr("")
-    slack_api_url: str = "https://slack.com/api/"
+    slack_api_url: str = Field(
+        "https://slack.com/api/", description="the Web API base URL (a local Slack in tests)"
+    )
+    slack_streaming: bool = Field(
+        True, description="show the walk with Slack's agent streaming; off: one edited message"
+    )
 
     def policy(self) -> ApprovalPolicy:
         """The approval policy in force."""

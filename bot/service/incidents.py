@@ -12,7 +12,9 @@ per-incident subscribers of the hub; never to a process-wide sink.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,6 +31,7 @@ from bot.service.models import (
     OpenRequest,
 )
 from bot.service.outcome import outcome_from_state
+from bot.store.models import Proposal as StoredProposal
 
 EventSink = Callable[[StepEvent], Awaitable[None]]
 Decider = Callable[[Proposal, Refusal | None], Awaitable[Answer | None]]
@@ -53,6 +56,10 @@ class IncidentService:
         self.graph = graph  # CompiledStateGraph
         self.records = records
         self.hub = hub or EventHub()
+        # One run of an incident's graph at a time in this process: two clicks at once must not
+        # resume the same checkpoint twice (the store's compare-and-set settles the decision;
+        # this keeps the loser from writing a stale checkpoint after the winner's).
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     # ------------------------------------------------------------------ commands
 
@@ -71,7 +78,8 @@ class IncidentService:
             "trigger": trigger.model_dump(mode="json"),
             "target": trigger.target,
         }
-        await self._run(incident_id, state, on_event)
+        async with self._locks[incident_id]:
+            await self._run(incident_id, state, on_event)
         return await self.status(incident_id)
 
     async def answer(self, answer: Answer, on_event: EventSink | None = None) -> IncidentView:
@@ -82,6 +90,12 @@ class IncidentService:
             missing = Refusal(code="not_found", message=f"no proposal {answer.proposal_id}")
             await self.records.audit(None, "rejection", answer.actor, _refused(answer, missing))
             return IncidentView(incident_id="", phase="unknown", refusal=missing)
+        async with self._locks[proposal.incident_id]:
+            return await self._answer(proposal, answer, on_event)
+
+    async def _answer(
+        self, proposal: StoredProposal, answer: Answer, on_event: EventSink | None
+    ) -> IncidentView:
         view = await self.status(proposal.incident_id)
         if view.pending is None or view.pending.proposal_id != answer.proposal_id:
             state = view.pending and view.pending.proposal_id
@@ -117,18 +131,21 @@ class IncidentService:
             raise LookupError(f"no incident {incident_id!r} in this database")
         if view.phase != "running":
             return view
-        await self._run(incident_id, None, on_event)
+        async with self._locks[incident_id]:
+            await self._run(incident_id, None, on_event)
         return await self.status(incident_id)
 
     async def expire_due(self, on_event: EventSink | None = None) -> list[IncidentView]:
         """Expire every proposal past its time and move its incident on to the next remedy."""
         views = []
         for proposal in await self.records.store.expire_due_proposals():
-            view = await self.status(proposal.incident_id)
-            if view.pending is not None and view.pending.proposal_id == proposal.id:
+            async with self._locks[proposal.incident_id]:
+                view = await self.status(proposal.incident_id)
+                if view.pending is None or view.pending.proposal_id != proposal.id:
+                    continue
                 resume = {"proposal_id": proposal.id, "decision": "expire", "actor": BOT}
                 await self._run(proposal.incident_id, Command(resume=resume), on_event)
-                views.append(await self.status(proposal.incident_id))
+            views.append(await self.status(proposal.incident_id))
         return views
 
     async def drive(

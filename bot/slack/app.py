@@ -1,0 +1,55 @@
+"""The Bolt app: listeners only translate between Slack and :class:`SlackSurface`.
+
+Bolt's middleware verifies every request's signature and timestamp (a bad or stale signature is
+answered 401 and reaches no listener) and checks the bot token with ``auth.test``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack import blocks
+from bot.slack.commands import parse_slash
+from bot.slack.surface import SlackSurface, help_text
+
+COMMAND = "/model-incident"
+
+
+def create_bolt_app(signing_secret: str, client: AsyncWebClient, surface: SlackSurface) -> AsyncApp:
+    """Bolt over ``client`` (its base URL is ``SLACK_API_URL``) with the bot's listeners."""
+    app = AsyncApp(signing_secret=signing_secret, client=client, process_before_response=False)
+
+    @app.command(COMMAND)
+    async def command(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await on_command(surface, ack, body)
+
+    async def click(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()  # at once; the answer runs the incident on, which takes longer than 3 s
+        surface.spawn(surface.click(body))
+
+    app.action(blocks.APPROVE)(click)
+    app.action(blocks.REJECT)(click)
+    return app
+
+
+async def on_command(surface: SlackSurface, ack: AsyncAck, body: dict[str, Any]) -> None:
+    """Acknowledge within Slack's 3 s, then do the work in the background."""
+    request = parse_slash(str(body.get("text") or ""))
+    user = str(body.get("user_id") or "")
+    channel = str(body.get("channel_id") or "")
+    if request.kind == "help":
+        await ack(text=help_text(request.error))
+        return
+    if request.kind == "status":
+        await ack(text=await surface.status_text(request.incident_id))
+        return
+    if request.kind == "audit":
+        assert request.incident_id is not None
+        await ack(text=await surface.audit_text(request.incident_id))
+        return
+    mode = " (dry run)" if request.dry_run else ""
+    await ack(text=f"Opening an incident for `{blocks.escape(request.target, 200)}`{mode}…")
+    surface.spawn(surface.open_incident(request, user, channel))

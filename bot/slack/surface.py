@@ -1,0 +1,234 @@
+"""Slack as a surface of the incident service: commands open incidents in threads, button clicks
+answer proposals. Everything about a proposal is read from the store; a button's value is only an
+opaque proposal id, and a click counts only from the incident's own team, channel and thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.agent.types import DecisionKind, Trigger
+from bot.service.incidents import IncidentService
+from bot.service.models import Answer, IncidentView, OpenRequest, ReportTo
+from bot.slack import blocks
+from bot.slack.commands import HELP, SlashRequest
+from bot.slack.thread import ChannelPacer, IncidentThread
+
+log = logging.getLogger(__name__)
+DECISIONS = {blocks.APPROVE: DecisionKind.APPROVE, blocks.REJECT: DecisionKind.REJECT}
+
+
+class Click:
+    """The fields of a ``block_actions`` payload the bot reads (all untrusted)."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        action = (body.get("actions") or [{}])[0]
+        self.action_id = str(action.get("action_id") or "")
+        self.proposal_id = str(action.get("value") or "")[:100]
+        self.user = str((body.get("user") or {}).get("id") or "")
+        self.team = str((body.get("team") or {}).get("id") or "")
+        self.channel = str((body.get("channel") or {}).get("id") or "")
+        container = body.get("container") or {}
+        message = body.get("message") or {}
+        self.message_ts = str(container.get("message_ts") or message.get("ts") or "")
+        self.thread_ts = str(container.get("thread_ts") or message.get("thread_ts") or "")
+
+
+class SlackSurface:
+    """Runs incidents for Slack and keeps their background tasks alive."""
+
+    def __init__(
+        self, service: IncidentService, client: AsyncWebClient, *, team_id: str, streaming: bool
+    ) -> None:
+        self.service = service
+        self.client = client
+        self.team_id = team_id
+        self.streaming = streaming
+        self.pacer = ChannelPacer()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` after the request was acknowledged; failures are logged, never lost."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("slack task failed", exc_info=task.exception())
+
+    async def idle(self) -> None:
+        """Wait for every background task (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def thread(self, channel: str, thread_ts: str, user: str | None = None) -> IncidentThread:
+        return IncidentThread(
+            self.client,
+            self.pacer,
+            channel=channel,
+            thread_ts=thread_ts,
+            team_id=self.team_id,
+            user_id=user,
+            streaming=self.streaming,
+        )
+
+    # ------------------------------------------------------------------ commands
+
+    async def open_incident(self, request: SlashRequest, user: str, channel: str) -> None:
+        """Post the incident message, then run the incident in its thread."""
+        assert request.target is not None
+        from bot.service.incidents import new_incident_id
+
+        incident_id = new_incident_id()
+        head = blocks.incident_message(incident_id, request.target, user, dry_run=request.dry_run)
+        posted = await self.client.chat_postMessage(channel=channel, **head)
+        thread = self.thread(channel, str(posted["ts"]), user)
+        open_request = OpenRequest(
+            trigger=Trigger(source="command", target=request.target, actor=user),
+            requester=user,
+            report_to=ReportTo(
+                surface="slack", team=self.team_id, channel=channel, thread_ts=thread.thread_ts
+            ),
+            incident_id=incident_id,
+        )
+        view = await self.service.open(open_request, on_event=thread.on_event)
+        if request.dry_run:
+            view = await self._decline_all(view, thread)
+        await self.report(view, thread)
+
+    async def _decline_all(self, view: IncidentView, thread: IncidentThread) -> IncidentView:
+        """A dry run shows each proposal and declines it as the bot: nothing changes."""
+        while view.pending is not None:
+            await thread.post_proposal(view.pending)
+            answer = Answer(
+                proposal_id=view.pending.proposal_id,
+                decision=DecisionKind.REJECT,
+                actor="dry-run",
+                source="dry-run",
+                reason="dry run",
+            )
+            view = await self.service.answer(answer, on_event=thread.on_event)
+            if view.refusal is not None:
+                break
+        return view
+
+    async def report(self, view: IncidentView, thread: IncidentThread) -> None:
+        """Where the run stopped: a proposal with buttons, or the outcome."""
+        if view.pending is not None:
+            await thread.post_proposal(view.pending)
+        elif view.outcome is not None:
+            await thread.post_outcome(view.outcome)
+        else:
+            await thread.close_walk()
+
+    async def status_text(self, incident_id: str | None) -> str:
+        if incident_id is None:
+            open_ones = await self.service.list_open()
+            if not open_ones:
+                return "No open incidents."
+            return "\n".join(
+                f"• `{i.incident_id}` {blocks.escape(i.target, 100)}: {i.status}"
+                for i in open_ones[:20]
+            )
+        view = await self.service.status(incident_id)
+        if view.phase == "unknown":
+            return f"No incident `{blocks.escape(incident_id, 60)}`."
+        waiting = f", waiting on `{view.pending.proposal_id}`" if view.pending else ""
+        final = f", {view.outcome.final_state.value}" if view.outcome else ""
+        return (
+            f"`{incident_id}` on {blocks.escape(view.target, 100)}: {view.status}{waiting}{final}"
+        )
+
+    async def audit_text(self, incident_id: str) -> str:
+        entries = await self.service.records.store.list_audit(incident_id=incident_id)
+        if not entries:
+            return f"No audit entries for `{blocks.escape(incident_id, 60)}`."
+        lines = [
+            f"`{e.seq}` {e.at:%H:%M:%S} *{e.kind}* {blocks.escape(e.actor, 60)}"
+            for e in entries[-40:]
+        ]
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ clicks
+
+    async def click(self, body: dict[str, Any]) -> None:
+        """Answer a proposal from a button click, after checking where the click came from."""
+        click = Click(body)
+        problem = await self._foreign(click)
+        if problem is not None:
+            await self._refuse(click, problem)
+            return
+        channel, thread_ts = click.channel, click.thread_ts
+        thread = self.thread(channel, thread_ts, click.user)
+        answer = Answer(
+            proposal_id=click.proposal_id,
+            decision=DECISIONS[click.action_id],
+            actor=click.user,
+            source="slack",
+            channel=channel,
+        )
+        before = await self.service.status((await self._proposal(click)).incident_id)
+        view = await self.service.answer(answer, on_event=thread.on_event)
+        if view.refusal is not None:  # audited by the service already
+            await self._refuse(click, view.refusal.message, audit=False)
+            return
+        if before.pending is not None and (
+            view.pending is None or view.pending.proposal_id != click.proposal_id
+        ):
+            verdict = "approved" if answer.decision is DecisionKind.APPROVE else "rejected"
+            decided = blocks.decided_message(before.pending, verdict, click.user)
+            await self.client.chat_update(channel=channel, ts=click.message_ts, **decided)
+        await self.report(view, thread)
+
+    async def _proposal(self, click: Click) -> Any:
+        return await self.service.records.store.get_proposal(click.proposal_id)
+
+    async def _foreign(self, click: Click) -> str | None:
+        """Why a click does not count (other team, channel or thread; unknown button), or None.
+        The decision itself (pending, not expired, policy) is the service's."""
+        if click.action_id not in DECISIONS:
+            return "unknown button"
+        if click.team != self.team_id:
+            return "this proposal belongs to another workspace"
+        proposal = await self._proposal(click)
+        if proposal is None:
+            return f"no proposal {blocks.escape(click.proposal_id, 60)}"
+        incident = await self.service.records.store.get_incident(proposal.incident_id)
+        expected = incident.thread_ref if incident is not None else None
+        if expected != f"{click.channel}:{click.thread_ts}":
+            return "this button does not belong to this incident's thread"
+        return None
+
+    async def _refuse(self, click: Click, reason: str, *, audit: bool = True) -> None:
+        """An ephemeral explanation to the person who clicked; the refusal is audited."""
+        if audit:
+            await self.service.records.audit(
+                None,
+                "rejection",
+                click.user or "unknown",
+                {
+                    "proposal_id": click.proposal_id,
+                    "refused": reason,
+                    "source": "slack",
+                    "channel": click.channel,
+                    "team": click.team,
+                },
+            )
+        if click.channel and click.user:
+            await self.client.chat_postEphemeral(
+                channel=click.channel,
+                user=click.user,
+                thread_ts=click.thread_ts or None,
+                text=f"Not taken: {blocks.escape(reason, 500)}",
+            )
+
+
+def help_text(error: str | None) -> str:
+    return f"{blocks.escape(error, 500)}\n\n{HELP}" if error else HELP

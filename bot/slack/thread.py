@@ -1,0 +1,154 @@
+"""One incident thread: the runbook walk as it happens, proposals, decisions and the outcome.
+
+The walk is shown with Slack's agent streaming (one task card per runbook step) and, where the
+workspace does not offer streaming, as one message edited in place. Never one message per step:
+updates are coalesced so that a channel gets about one Web API write per second however fast the
+agent walks, and a storm of incidents cannot outrun Slack's rate limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.agent.events import StepEvent
+from bot.agent.types import IncidentOutcome, Proposal
+from bot.slack import blocks
+
+# Slack allows about one message per second per channel.
+CHANNEL_INTERVAL_S = 1.0
+
+
+class ChannelPacer:
+    """Spaces Web API writes per channel across every thread of the process."""
+
+    def __init__(self, interval_s: float = CHANNEL_INTERVAL_S) -> None:
+        self.interval_s = interval_s
+        self._next: dict[str, float] = defaultdict(float)
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def wait(self, channel: str) -> None:
+        async with self._locks[channel]:
+            delay = self._next[channel] - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._next[channel] = time.monotonic() + self.interval_s
+
+
+class IncidentThread:
+    """Writes one incident's thread; ``on_event`` is the service's event sink for it."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        pacer: ChannelPacer,
+        *,
+        channel: str,
+        thread_ts: str,
+        team_id: str | None = None,
+        user_id: str | None = None,
+        streaming: bool = True,
+    ) -> None:
+        self.client = client
+        self.pacer = pacer
+        self.channel = channel
+        self.thread_ts = thread_ts
+        self.team_id = team_id
+        self.user_id = user_id
+        self.streaming = streaming
+        self.events: list[StepEvent] = []
+        self._sent = 0  # events already on Slack
+        self._message_ts: str | None = None  # the progress message (or stream)
+        self._streaming_now = False
+        self._flush: asyncio.Task[None] | None = None
+
+    async def on_event(self, event: StepEvent) -> None:
+        """Take a step; Slack sees it with the next coalesced write."""
+        if any(e.seq == event.seq for e in self.events[-5:]):
+            return  # a re-run node numbers its steps the same way again
+        self.events.append(event)
+        if self._flush is None or self._flush.done():
+            self._flush = asyncio.create_task(self._write())
+
+    async def drain(self) -> None:
+        """Wait until every step taken so far is on Slack."""
+        while self._flush is not None and not self._flush.done():
+            await self._flush
+        if self._sent < len(self.events):
+            await self._write()
+
+    async def _write(self) -> None:
+        await self.pacer.wait(self.channel)
+        pending, self._sent = self.events[self._sent :], len(self.events)
+        if not pending:
+            return
+        if self.streaming and await self._stream(pending):
+            return
+        self.streaming = False
+        message = blocks.progress_message(self.events, finished=False)
+        if self._message_ts is None:
+            answer = await self.client.chat_postMessage(
+                channel=self.channel, thread_ts=self.thread_ts, **message
+            )
+            self._message_ts = str(answer["ts"])
+        else:
+            await self.client.chat_update(channel=self.channel, ts=self._message_ts, **message)
+
+    async def _stream(self, pending: list[StepEvent]) -> bool:
+        """Send steps as task cards; False when this workspace cannot stream (fall back)."""
+        chunks = [blocks.stream_chunk(e) for e in pending]
+        try:
+            if not self._streaming_now:
+                answer = await self.client.chat_startStream(
+                    channel=self.channel,
+                    thread_ts=self.thread_ts,
+                    recipient_team_id=self.team_id,
+                    recipient_user_id=self.user_id,
+                    task_display_mode="plan",
+                    chunks=chunks,
+                )
+                self._message_ts, self._streaming_now = str(answer["ts"]), True
+            else:
+                await self.client.chat_appendStream(
+                    channel=self.channel, ts=str(self._message_ts), chunks=chunks
+                )
+            return True
+        except SlackApiError:
+            if self._streaming_now:
+                raise
+            return False
+
+    async def close_walk(self) -> None:
+        """Every step on Slack, and the walk marked done (the stream stopped)."""
+        await self.drain()
+        if self._message_ts is None:
+            return
+        await self.pacer.wait(self.channel)
+        if self._streaming_now:
+            await self.client.chat_stopStream(channel=self.channel, ts=self._message_ts)
+            self._streaming_now = False
+        else:
+            message = blocks.progress_message(self.events, finished=True)
+            await self.client.chat_update(channel=self.channel, ts=self._message_ts, **message)
+        # The next run of this incident (after an answer) streams into a new message.
+        self._message_ts = None
+
+    async def post(self, message: dict[str, Any]) -> str:
+        await self.pacer.wait(self.channel)
+        answer = await self.client.chat_postMessage(
+            channel=self.channel, thread_ts=self.thread_ts, **message
+        )
+        return str(answer["ts"])
+
+    async def post_proposal(self, proposal: Proposal) -> str:
+        await self.close_walk()
+        return await self.post(blocks.proposal_message(proposal))
+
+    async def post_outcome(self, outcome: IncidentOutcome) -> str:
+        await self.close_walk()
+        return await self.post(blocks.outcome_message(outcome))
