@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.commands import audit, check, demo, diagnose, evals, runbooks, sandbox
+from bot.commands import audit, check, demo, diagnose, evals, runbooks, sandbox, serve
 
 app = typer.Typer(
     name="model-incident",
@@ -28,6 +28,7 @@ app.command("diagnose")(diagnose.diagnose)
 app.command("resume")(diagnose.resume)
 app.command("demo")(demo.demo)
 app.command("eval")(evals.eval_command)
+app.command("serve")(serve.serve)
 
 if __name__ == "__main__":
     app()
