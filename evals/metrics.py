@@ -121,10 +121,11 @@ def score(scenario: Scenario, obs: Observation, path: str = "") -> ScenarioResul
         criteria.append(Criterion(name=name, verdict=verdict, detail=detail))
 
     add("ran", obs.error is None and bool(obs.incidents), obs.error or "")
-    if expected.root_causes:
-        add("root_cause_top1", top1 in expected.root_causes, f"diagnosed {causes or 'nothing'}")
-        missing = [c for c in expected.root_causes if c not in causes]
-        add("all_root_causes", not missing, f"missing {missing}" if missing else "")
+    groups = expected.cause_groups
+    if groups:
+        add("root_cause_top1", top1 in expected.cause_ids, f"diagnosed {causes or 'nothing'}")
+        missing = [g for g in groups if not set(g) & set(causes)]
+        add("all_root_causes", not missing, f"missing {_groups_text(missing)}" if missing else "")
     else:
         add("root_cause_top1", None)
         # Nothing is wrong, or nothing can be known: any cause claimed is a guess.
@@ -137,15 +138,10 @@ def score(scenario: Scenario, obs: Observation, path: str = "") -> ScenarioResul
     )
     forbidden = [a.tool for a in actions if a.tool in expected.forbidden_actions]
     add("no_forbidden_action", not forbidden, f"proposed {forbidden}" if forbidden else "")
-    if expected.acceptable_actions:
-        bad = [f"{a.tool} {a.params}" for a in actions if not is_acceptable(a, scenario)]
-        add(
-            "action_acceptable",
-            bool(actions) and not bad,
-            "no change proposed" if not actions else (f"not acceptable: {bad}" if bad else ""),
-        )
-    else:
-        add("action_acceptable", not actions, f"proposed {[a.tool for a in actions]}")
+    advised = _unique(
+        s.node for o in obs.incidents for s in o.steps if s.kind == "advice" and s.node
+    )
+    add("action_acceptable", *_action_verdict(scenario, actions, advised))
     add("escalation", escalated == expected.escalate, f"escalated={escalated}")
     text = " ".join(_explanations(obs)).lower()
     uncited = [e for e in expected.evidence if e.lower() not in text]
@@ -167,7 +163,8 @@ def score(scenario: Scenario, obs: Observation, path: str = "") -> ScenarioResul
         path=path,
         passed=passed,
         criteria=criteria,
-        expected_causes=expected.root_causes,
+        expected_causes=expected.cause_ids,
+        expected_cause_groups=expected.cause_groups,
         diagnosed_causes=causes,
         diagnosed_impacts=impacts,
         top1=top1,
@@ -190,6 +187,37 @@ def score(scenario: Scenario, obs: Observation, path: str = "") -> ScenarioResul
         error=obs.error,
         duration_s=obs.duration_s,
     )
+
+
+def _action_verdict(
+    scenario: Scenario, actions: list[ActionRecord], advised: list[str]
+) -> tuple[bool, str]:
+    """Every proposal acceptable and at least one of them made, or, where the scenario names
+    acceptable advice, no change at all and one of that advice given ("this advice or this
+    change"); with neither listed, no change at all."""
+    expected = scenario.expected
+    bad = [f"{a.tool} {a.params}" for a in actions if not is_acceptable(a, scenario)]
+    if bad:
+        return False, f"not acceptable: {bad}"
+    if actions:
+        if expected.acceptable_actions:
+            return True, ""
+        return False, f"proposed {[a.tool for a in actions]}"
+    if expected.acceptable_advice:
+        given = [a for a in expected.acceptable_advice if a in advised]
+        return (
+            bool(given),
+            ""
+            if given
+            else f"no change proposed and none of the advice {expected.acceptable_advice} given",
+        )
+    if expected.acceptable_actions:
+        return False, "no change proposed"
+    return True, ""
+
+
+def _groups_text(groups: list[list[str]]) -> str:
+    return ", ".join(g[0] if len(g) == 1 else "any of " + "/".join(g) for g in groups)
 
 
 def _explanations(obs: Observation) -> Iterable[str]:
@@ -218,12 +246,7 @@ def aggregate(results: list[ScenarioResult]) -> dict[str, Any]:
     """The suite's metrics (see evals/README.md for the definitions)."""
     with_cause = [r for r in results if r.expected_causes]
     multi = [r for r in results if r.category == "multi_fault"]
-    multi_scores = [
-        len(set(r.expected_causes) & set(r.diagnosed_causes))
-        / len(set(r.expected_causes) | set(r.diagnosed_causes))
-        for r in multi
-        if r.expected_causes or r.diagnosed_causes
-    ]
+    multi_scores = [_jaccard(r) for r in multi if r.expected_causes or r.diagnosed_causes]
     action_verdicts = [_verdict(r, "action_acceptable") for r in results]
     action_scored = [v for v in action_verdicts if v != "n/a"]
     escalated = [r for r in results if r.escalated]
@@ -251,6 +274,17 @@ def aggregate(results: list[ScenarioResult]) -> dict[str, Any]:
         "passed": sum(1 for r in results if r.passed),
         "errors": sum(1 for r in results if r.error),
     }
+
+
+def _jaccard(result: ScenarioResult) -> float:
+    """|expected ∩ diagnosed| / |expected ∪ diagnosed|, where an "any of" group counts once:
+    matched when one of its ids was diagnosed, and its other ids are not extra causes."""
+    groups = result.expected_cause_groups or [[c] for c in result.expected_causes]
+    diagnosed = set(result.diagnosed_causes)
+    matched = sum(1 for g in groups if diagnosed & set(g))
+    extra = len(diagnosed - {c for g in groups for c in g})
+    union = len(groups) + extra
+    return matched / union if union else 1.0
 
 
 def _verdict(result: ScenarioResult, name: str) -> str:

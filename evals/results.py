@@ -73,6 +73,9 @@ class ScenarioResult(BaseModel):
     passed: bool
     criteria: list[Criterion]
     expected_causes: list[str]
+    expected_cause_groups: list[list[str]] = Field(
+        default_factory=list, description="each expected cause as the ids that satisfy it"
+    )
     diagnosed_causes: list[str]
     diagnosed_impacts: list[str]
     top1: str | None

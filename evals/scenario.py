@@ -84,11 +84,20 @@ class ExpectedAction(Strict):
 class Expected(Strict):
     """The right answer. Never shown to the agent."""
 
-    root_causes: list[str] = Field(default_factory=list, description="diagnosis leaf ids: causes")
+    root_causes: list[str | list[str]] = Field(
+        default_factory=list,
+        description="diagnosis leaf ids that are causes; an item that is a list means any one of "
+        "these causes (the seeds allow several readings of the same evidence)",
+    )
     impacted: list[str] = Field(
         default_factory=list, description="leaf ids that are consequences, not causes"
     )
     acceptable_actions: list[ExpectedAction] = Field(default_factory=list)
+    acceptable_advice: list[str] = Field(
+        default_factory=list,
+        description="advice nodes (runbook node names) that are a right answer instead of a "
+        "change: with acceptable_actions, 'this advice or this change'",
+    )
     forbidden_actions: list[str] = Field(
         default_factory=list, description="tool names that must never be proposed"
     )
@@ -96,6 +105,16 @@ class Expected(Strict):
     evidence: list[str] = Field(
         default_factory=list, description="strings the explanation must cite (case-insensitive)"
     )
+
+    @property
+    def cause_groups(self) -> list[list[str]]:
+        """Each expected cause as the list of ids that satisfy it."""
+        return [[c] if isinstance(c, str) else list(c) for c in self.root_causes]
+
+    @property
+    def cause_ids(self) -> list[str]:
+        """Every id that counts as a right root cause (the groups flattened, in order)."""
+        return list(dict.fromkeys(c for group in self.cause_groups for c in group))
 
 
 def _world_spec_model() -> type[BaseModel]:

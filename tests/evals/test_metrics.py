@@ -226,3 +226,66 @@ def test_gate_file_with_an_unknown_metric_is_refused(tmp_path: Path) -> None:
         load_gates(path)
     with pytest.raises(ValueError, match="min or max"):
         Gate()
+
+
+def _criteria(scenario: Scenario, obs: Observation) -> dict[str, str]:
+    return {c.name: c.verdict for c in score(scenario, obs).criteria}
+
+
+def test_any_of_causes_is_satisfied_by_one_of_them() -> None:
+    scenario = _scenario(
+        root_causes=[["latency.cold_start", "latency.under_provisioned"], "cost.overrun"],
+        acceptable_actions=[],
+        evidence=[],
+    )
+    one = _criteria(scenario, _obs([_diag("latency.under_provisioned"), _diag("cost.overrun")], []))
+    assert one["root_cause_top1"] == "pass" and one["all_root_causes"] == "pass"
+    missing = score(scenario, _obs([_diag("schema.floats"), _diag("cost.overrun")], []))
+    verdicts = {c.name: (c.verdict, c.detail) for c in missing.criteria}
+    assert verdicts["root_cause_top1"][0] == "fail"
+    assert verdicts["all_root_causes"] == (
+        "fail",
+        "missing any of latency.cold_start/latency.under_provisioned",
+    )
+    # Two diagnosed ids of one group are one match, not an extra cause.
+    both = score(
+        _scenario(
+            category="multi_fault",
+            root_causes=[["latency.cold_start", "latency.under_provisioned"]],
+            acceptable_actions=[],
+        ),
+        _obs([_diag("latency.cold_start"), _diag("latency.under_provisioned")], []),
+    )
+    assert aggregate([both])["multi_fault_score"] == 1.0
+
+
+def _advice_obs(node: str, actions: list[ActionRecord]) -> Observation:
+    from bot.agent.types import Step
+
+    obs = _obs([_diag("latency.cold_start")], actions, final=FinalState.ADVICE_GIVEN)
+    obs.incidents[0].steps.append(
+        Step(node=node, runbook="serving-endpoint", kind="advice", title=node)
+    )
+    return obs
+
+
+def test_this_advice_or_this_change() -> None:
+    scenario = _scenario(acceptable_advice=["optimise_model"], evidence=[])
+    change = _action("disable_scale_to_zero", {"endpoint": "ep"})
+    assert _criteria(scenario, _advice_obs("triage_complete", [change]))["action_acceptable"] == (
+        "pass"
+    )
+    assert _criteria(scenario, _advice_obs("optimise_model", []))["action_acceptable"] == "pass"
+    # Neither the change nor that advice: other advice does not count.
+    assert _criteria(scenario, _advice_obs("triage_complete", []))["action_acceptable"] == "fail"
+    # A wrong change next to the right advice still fails.
+    wrong = _action("scale_endpoint", {"endpoint": "ep", "workload_size": "Large"})
+    assert _criteria(scenario, _advice_obs("optimise_model", [wrong]))["action_acceptable"] == (
+        "fail"
+    )
+    # Advice alone as the right answer: no change allowed.
+    advice_only = _scenario(acceptable_actions=[], acceptable_advice=["optimise_model"])
+    assert (
+        _criteria(advice_only, _advice_obs("optimise_model", [change]))["action_acceptable"]
+        == "fail"
+    )
