@@ -19,6 +19,7 @@ from tools.mutating import rollback
 from tools.mutating import serving as serving_changes
 from tools.platform import Platform
 from tools.readonly import events, gateway, logs, pipelines, provider, registry, serving, slis
+from tools.redact import redact_result
 from tools.result import ToolResult, ToolStatus
 from tools.spec import Finding, ToolSpec
 
@@ -99,7 +100,7 @@ async def run_tool(platform: Platform, name: str, params: dict[str, Any]) -> Too
     try:
         parsed = spec.params.model_validate(params)
     except ValidationError as exc:
-        return _bad_params(name, params, exc)
+        return redact_result(_bad_params(name, params, exc))
     with recording() as requests:
         try:
             finding = await spec.body(platform, parsed)
@@ -107,7 +108,7 @@ async def run_tool(platform: Platform, name: str, params: dict[str, Any]) -> Too
             finding = Finding(
                 ToolStatus.ERROR, f"could not get an answer: {exc.reason}", None, exc.reason
             )
-    return ToolResult(
+    result = ToolResult(
         tool=name,
         params=parsed.model_dump(mode="json"),
         status=finding.status,
@@ -117,3 +118,4 @@ async def run_tool(platform: Platform, name: str, params: dict[str, Any]) -> Too
         error=finding.error,
         duration_ms=(time.perf_counter() - started) * 1000,
     )
+    return redact_result(result)  # before anything keeps it: agent state, checkpoints, audit

@@ -14,9 +14,9 @@ import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from bot.audit.scrub import scrub
 from bot.audit.verify import RecordProblem, VerifyReport, verify_rows
 from bot.store.models import AuditEntry, AuditKind
+from tools.redact import redact_value as scrub
 
 if TYPE_CHECKING:
     from bot.store.db import Store

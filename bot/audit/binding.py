@@ -18,13 +18,13 @@ from sqlalchemy import select
 
 from bot.audit.hashing import canonical_json
 from bot.audit.records import is_accepted_decision, recorded_form, settles
-from bot.audit.scrub import REDACTED
 from bot.audit.seal import seal_of
 from bot.audit.signing import SigningKey
 from bot.audit.verify import ChainRow, row_hash
 from bot.store import tables as t
 from bot.store.db import Store
 from bot.store.models import Proposal
+from tools.redact import REDACTION_MARK
 
 BOUND_FIELDS = ("tool", "params", "idempotency_key")
 ESCALATE_TO = "security"
@@ -84,7 +84,7 @@ def binding_problems(
     changed = [f for f in BOUND_FIELDS if recorded_form(row.get(f)) != _field(proposed, f)]
     if changed:
         problems.append(f"its {', '.join(changed)} differ from chain seq {proposed.seq}")
-    if REDACTED in canonical_json(_field(proposed, "params")):
+    if REDACTION_MARK in canonical_json(_field(proposed, "params")):
         problems.append("its parameters were redacted in the chain, so they cannot be bound")
     approvals = [
         e
@@ -129,22 +129,20 @@ async def load_bound_proposal(store: Store, proposal_id: str) -> Proposal:
 
 
 async def refuse(store: Store, refusal: ProposalTampered) -> None:
-    """Audit the refusal and escalate the incident: someone changed the database."""
+    """Audit the refusal and mark the incident escalated: someone changed the database.
+
+    The graph's execute node then ends the incident with an escalation to ``ESCALATE_TO``; the
+    status is set here too, so that any other caller of ``load_bound_proposal`` fails closed.
+    """
     details = {
         "proposal_id": refusal.proposal_id,
         "problems": refusal.reasons,
         "refused": "execution",
+        "escalate_to": ESCALATE_TO,
     }
     await store.append_audit(refusal.incident_id, "tamper_detected", BOT, details)
     if refusal.incident_id is None:
         return
-    reason = f"proposal {refusal.proposal_id} does not match the audit chain; nothing was executed"
-    escalation = {"to": ESCALATE_TO, "reason": reason}
-    await store.append_audit(refusal.incident_id, "escalation", BOT, escalation)
-    # If the incident row itself is gone, the audit entries above still say what happened.
+    # If the incident row itself is gone, the audit entry above still says what happened.
     with contextlib.suppress(LookupError):
-        await store.update_incident(
-            refusal.incident_id,
-            status="escalated",
-            final_state={"final_state": "escalated", "escalation": escalation},
-        )
+        await store.update_incident(refusal.incident_id, status="escalated")

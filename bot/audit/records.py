@@ -17,9 +17,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 from bot.audit.hashing import canonical_json, to_json_value
-from bot.audit.scrub import scrub
 from bot.audit.verify import RecordProblem
 from bot.store.models import AuditRow
+from tools.redact import redact_value
 
 # The fields of a proposal that define the change; the chain's ``proposal`` entry has them all.
 PROPOSAL_FIELDS = ("tool", "params", "idempotency_key", "action", "risk", "dry_run")
@@ -37,7 +37,7 @@ _STATUS_NEEDS = {
 
 def recorded_form(value: Any) -> Any:
     """``value`` as the chain records it: plain JSON, secrets scrubbed."""
-    return scrub(to_json_value(value))
+    return redact_value(to_json_value(value))
 
 
 def digest(value: Any) -> str:

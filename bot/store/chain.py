@@ -15,12 +15,12 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.audit.hashing import GENESIS_HASH, entry_hash, to_json_value
-from bot.audit.scrub import scrub
 from bot.audit.seal import sign_entry
 from bot.store import tables as t
 from bot.store.engine import StoreBase
 from bot.store.models import AuditEntry, AuditHead, AuditKind, AuditRow
 from bot.store.rows import fetch_all
+from tools.redact import redact_value
 
 HEAD_ID = 1
 
@@ -48,7 +48,7 @@ async def append_entry(
             select(t.audit_head).where(t.audit_head.c.id == HEAD_ID).with_for_update()
         )
     ).one()
-    clean = scrub(to_json_value(dict(payload)))
+    clean = redact_value(to_json_value(dict(payload)))
     seq = int(head.seq) + 1
     digest = entry_hash(head.hash, seq, incident_id, at, kind, actor, clean)
     entry = AuditEntry(

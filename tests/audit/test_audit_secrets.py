@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot import audit
-from bot.audit.scrub import REDACTED, scrub
 from bot.store import Store
 from bot.store import tables as t
+from tools.redact import REDACTED
+from tools.redact import redact_value as scrub
 
 SLACK = "xoxb-1234567890-abcdefghij"
 MISTRAL = "sk-live0123456789abcdef"
@@ -51,7 +52,7 @@ def test_token_shaped_values_are_redacted_anywhere() -> None:
     text = repr(clean)
     for secret in (MISTRAL, SLACK, "eyJhbGciOi", "s3cr3tvalue", "pa55word"):
         assert secret not in text
-    assert clean["lines"][0] == f"calling mistral with {REDACTED} failed"
+    assert clean["lines"][0] == "calling mistral with [REDACTED:api_key] failed"
     assert "model=m" in clean["lines"][2]
 
 
