@@ -12,6 +12,8 @@ Alembic itself (about half a second of imports) is loaded only when the database
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,11 +72,27 @@ def _upgrade_sync(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
+# Alembic keeps its migration context in module-level state, and ``run_sync`` yields to the
+# event loop at every statement: two stores opened at once in one process (an eval worker, a
+# test) would interleave inside Alembic. One migration at a time per event loop.
+_MIGRATING: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _migration_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    if loop not in _MIGRATING:
+        _MIGRATING[loop] = asyncio.Lock()
+    return _MIGRATING[loop]
+
+
 async def upgrade(conn: AsyncConnection) -> None:
     """Bring the schema to the head revision inside ``conn``'s transaction (a no-op at head)."""
-    if conn.dialect.name == "postgresql":
-        await conn.execute(text(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK_ID})"))
-    await conn.run_sync(_upgrade_sync)
+    async with _migration_lock():
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK_ID})"))
+        await conn.run_sync(_upgrade_sync)
 
 
 async def current_revision(conn: AsyncConnection) -> str | None:
