@@ -240,6 +240,7 @@ class Leaf:
     scope: str = "one"  # agent tools: "one" agent, or "any" (the agent or "*")
     shape: str = ""  # no catalogue fault: the state is written into the world (see SHAPES)
     also: tuple[str, ...] = ()  # other causes the same fault really creates in the world
+    advice: tuple[str, ...] = ()  # advice nodes that are a right answer instead of a change
 
 
 MUTATING = (
@@ -262,18 +263,22 @@ LEAVES: list[Leaf] = [
     Leaf("endpoint.stuck_updating", "endpoint.stuck_updating", "endpoint", "ModelEndpointNotReady",
          actions=("restart_endpoint", "rollback_to_previous_champion"),
          forbidden=("recreate_endpoint",)),
+    # Re-applying the config that failed fails again: the error message goes to whoever can fix it.
     Leaf("endpoint.update_failed", "endpoint.update_failed", "endpoint", "ModelEndpointNotReady",
-         actions=("rollback_to_previous_champion", "restart_endpoint", "set_traffic_split"),
-         forbidden=("recreate_endpoint",)),
+         escalate=True, forbidden=("recreate_endpoint", "restart_endpoint")),
     Leaf("schema.input_mismatch", "schema.input_mismatch", "endpoint", "ModelNullPredictions",
          forbidden=("scale_endpoint", "recreate_endpoint")),
     Leaf("schema.signature_mismatch", "schema.signature_mismatch", "endpoint",
          "ModelNullPredictions", actions=("rollback_to_previous_champion",),
          forbidden=("scale_endpoint", "recreate_endpoint")),
+    # The served version changed behaviour in place (no new version): the seed's fix (fixed
+    # output schema / two-stage pipeline) or, should the bot read it as a regression, a rollback.
     Leaf("schema.dynamic_keys", "schema.dynamic_keys", "endpoint", "ModelSchemaParseErrors",
-         actions=("rollback_to_previous_champion",), forbidden=("scale_endpoint",)),
+         actions=("rollback_to_previous_champion",), forbidden=("scale_endpoint",),
+         advice=("two_stage_pipeline",)),
     Leaf("schema.floats", "schema.floats", "endpoint", "ModelSchemaParseErrors",
-         actions=("rollback_to_previous_champion",), forbidden=("scale_endpoint",)),
+         actions=("rollback_to_previous_champion",), forbidden=("scale_endpoint",),
+         advice=("two_stage_cast",)),
     Leaf("latency.under_provisioned", "latency.under_provisioned", "endpoint", "ModelHighLatency",
          actions=("scale_endpoint",), forbidden=("rollback_to_previous_champion", "recreate_endpoint")),
     Leaf("latency.slow_model", "latency.slow_model", "endpoint", "ModelHighLatency",
@@ -285,9 +290,10 @@ LEAVES: list[Leaf] = [
     Leaf("performance.new_version_regression", "performance.new_version_regression", "endpoint",
          "ModelAccuracyDrop", actions=("rollback_to_previous_champion", "set_traffic_split"),
          forbidden=("scale_endpoint", "recreate_endpoint")),
+    # Drift: retrain (advice); an A/B test only with a registered challenger; never a rollback.
     Leaf("performance.data_drift", "performance.data_drift", "endpoint", "ModelDataDrift",
-         actions=("set_traffic_split", "rollback_to_previous_champion"),
-         forbidden=("scale_endpoint", "recreate_endpoint")),
+         actions=("set_traffic_split",), advice=("retrain_model",),
+         forbidden=("scale_endpoint", "recreate_endpoint", "rollback_to_previous_champion")),
     Leaf("endpoint.update_in_progress", "", "endpoint", "ModelEndpointNotReady",
          forbidden=("restart_endpoint", "recreate_endpoint", "rollback_to_previous_champion"),
          shape="updating"),
@@ -296,10 +302,13 @@ LEAVES: list[Leaf] = [
     Leaf("performance.degraded", "", "endpoint", "ModelAccuracyDrop", escalate=True,
          forbidden=("scale_endpoint", "recreate_endpoint", "rollback_to_previous_champion"),
          shape="degraded"),
-    Leaf("latency.high", "", "endpoint", "ModelHighLatency", actions=("scale_endpoint",),
-         escalate=True, forbidden=("recreate_endpoint", "rollback_to_previous_champion"), shape="slow"),
+    # The endpoint already has the size its load needs: scaling would be a guess, not the seed's.
+    Leaf("latency.high", "", "endpoint", "ModelHighLatency", escalate=True,
+         forbidden=("recreate_endpoint", "rollback_to_previous_champion", "scale_endpoint"),
+         shape="slow"),
+    # F5 "restart policy and fix leak": the restart, then the fix handed to the owners.
     Leaf("runtime.memory_leak", "runtime.memory_leak", "endpoint", "ModelMemoryGrowth",
-         actions=("restart_endpoint",), forbidden=("recreate_endpoint",)),
+         actions=("restart_endpoint",), escalate=True, forbidden=("recreate_endpoint",)),
     Leaf("deploy.version_drift", "deploy.version_drift", "endpoint", "ModelVersionDrift",
          actions=("rollback_to_previous_champion", "set_traffic_split", "restart_endpoint"),
          forbidden=("recreate_endpoint", "scale_endpoint")),
@@ -501,6 +510,8 @@ def expected_for(leaf: Leaf, target: str, **over: Any) -> dict[str, Any]:
         "escalate": leaf.escalate,
         "evidence": [target],
     }
+    if leaf.advice:
+        exp["acceptable_advice"] = list(leaf.advice)
     exp.update(over)
     return exp
 

@@ -142,6 +142,10 @@ def run_all(
 
     from evals.drive import preload
 
+    # A registry outage points MLflow at a port where nothing listens: without retries the
+    # refused connection is an immediate, load-independent error instead of minutes of back-off
+    # cut short by whatever deadline the run uses.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     preload()  # before the pool: forked workers inherit the imports
     if workers == 1:
         for paths_ in batches:
