@@ -29,7 +29,8 @@ async def test_a_deleted_endpoint_is_a_finding_with_its_history(
     assert status.status is ToolStatus.OK and status.evidence["exists"] is False
     events = await run_tool(platform, "platform_events", {"resource": ENDPOINT})
     ev = events.evidence
-    assert ev["deleted"] and ev["deleted_by"] == "j.smith@example.com"
+    # Who deleted it is personal data: redacted before it reaches the agent (tools/redact.py).
+    assert ev["deleted"] and ev["deleted_by"] == "[REDACTED:email]"
     assert 30 <= ev["deleted_minutes_ago"] <= 40
     assert ev["last_config"]["served_entities"][0]["entity_version"] == "4"
 
