@@ -38,7 +38,7 @@ class ApprovalPolicy(BaseModel):
 
     @classmethod
     def from_approvers(cls, approvers: list[str]) -> ApprovalPolicy:
-        """The default: the listed approvers for every risk, and never one's own high-risk change."""
+        """The default: the listed approvers for every risk; never one's own high-risk change."""
         return cls(
             low=RiskRule(approvers=approvers),
             medium=RiskRule(approvers=approvers),

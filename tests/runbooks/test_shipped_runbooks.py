@@ -21,7 +21,7 @@ def test_shipped_runbooks_lint_clean() -> None:
 
 
 def _shipped_copy(tmp_path: Path, old: str, new: str) -> Path:
-    """The shipped runbooks (and the files they load with them) with one edit in the serving tree."""
+    """The shipped runbooks (and the files they load with them), one edit in the serving tree."""
     for path in default_runbook_dir().iterdir():
         if path.suffix == ".yaml":
             (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
@@ -37,8 +37,8 @@ def _shipped_copy(tmp_path: Path, old: str, new: str) -> Path:
     [
         ("tool: pipeline_usage", "tool: pipeline_census", "tool", "unknown tool 'pipeline_census'"),
         (
-            "params: {endpoint: \"=target\"}",
-            "params: {endpoint: \"=target\", region: eu}",
+            'params: {endpoint: "=target"}',
+            'params: {endpoint: "=target", region: eu}',
             "params.region",
             "takes no parameter 'region'",
         ),
