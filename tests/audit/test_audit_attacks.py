@@ -6,13 +6,17 @@ or anchors passes), then that the signatures, the anchor file or the row checks 
 
 from __future__ import annotations
 
+import pytest
+
 from bot import audit
 from bot.audit.anchor import Anchor, now_utc
+from bot.audit.binding import ProposalTampered, load_bound_proposal
 from bot.audit.seal import ChainSeal
 from bot.audit.snapshot import read_snapshot
 from bot.audit.verify import ChainRow, verify_rows
-from bot.store import Store
+from bot.store import Store, open_store
 from bot.store import tables as t
+from bot.store.testing import ManualClock
 from tests.audit.attacks import (
     APPROVER,
     INTRUDER,
@@ -150,3 +154,31 @@ async def test_a_forged_anchor_line_is_refused(sealed_store: Store, seal: ChainS
     seal.anchors.append(forged)
     report = await audit.verify(sealed_store)
     assert (report.ok, report.problem) == (False, "bad_anchor")
+
+
+async def test_an_approval_written_without_the_key_does_not_let_a_change_run(
+    sealed_store: Store, database_url: str, clock: ManualClock
+) -> None:
+    """The attacker runs the bot's own code against the database, without the audit key, and
+    approves the change themselves: a well-formed, hash-linked approval entry, but unsigned."""
+    incident = await sealed_store.create_incident("fraud", {"actor": "bob"})
+    proposal = await sealed_store.create_proposal(
+        incident.id,
+        action="Scale fraud up",
+        tool="scale_endpoint",
+        params={"endpoint": "fraud", "min_replicas": 4},
+        dry_run={},
+        risk="medium",
+        ttl_s=600,
+    )
+    async with await open_store(database_url, clock=clock) as keyless:
+        decided = await keyless.decide(
+            proposal.id, "approved", APPROVER, "cli", approvers=[APPROVER]
+        )
+        assert decided.accepted
+    with pytest.raises(ProposalTampered, match="no signed approval"):
+        await load_bound_proposal(sealed_store, proposal.id)
+    kinds = [e.kind for e in await sealed_store.list_audit(incident_id=incident.id)]
+    assert kinds[-1] == "tamper_detected"
+    report = await audit.verify(sealed_store)
+    assert (report.ok, report.problem) == (False, "unsigned")

@@ -13,11 +13,10 @@ import pytest
 from langgraph.types import Command
 from sqlalchemy import update
 
-from bot.agent.types import DecisionKind, Proposal, Trigger
+from bot.agent.types import DecisionKind, FinalState, Proposal, Trigger
 from bot.audit import verify
-from bot.audit.binding import ProposalTampered
 from bot.compose import App, open_app
-from bot.service.models import Answer, OpenRequest
+from bot.service.models import Answer, IncidentView, OpenRequest
 from bot.settings import Settings
 from bot.store import tables as t
 from sandbox.runtime import Sandbox
@@ -68,7 +67,11 @@ def _approve(proposal: Proposal) -> Answer:
     return Answer(proposal_id=proposal.proposal_id, decision=DecisionKind.APPROVE, actor=APPROVER)
 
 
-async def _assert_refused_and_escalated(app: App, proposal: Proposal) -> None:
+async def _assert_refused_and_escalated(app: App, proposal: Proposal, view: IncidentView) -> None:
+    assert view.outcome is not None, view
+    assert view.outcome.final_state is FinalState.ESCALATED
+    assert view.outcome.escalation is not None and view.outcome.escalation["to"] == "security"
+    assert [(a.executed, a.execution_status) for a in view.outcome.actions] == [(False, "refused")]
     assert await app.store.list_ledger() == [], "nothing was claimed, nothing ran"
     entries = await app.store.list_audit(incident_id=proposal.incident_id)
     kinds = [e.kind for e in entries]
@@ -76,8 +79,8 @@ async def _assert_refused_and_escalated(app: App, proposal: Proposal) -> None:
     tamper = next(e for e in entries if e.kind == "tamper_detected")
     assert tamper.payload["proposal_id"] == proposal.proposal_id
     assert any("params" in problem for problem in tamper.payload["problems"])
-    escalation = entries[kinds.index("tamper_detected") + 1]
-    assert escalation.kind == "escalation" and escalation.payload["to"] == "security"
+    after = kinds[kinds.index("tamper_detected") :]
+    assert "escalation" in after
     incident = await app.store.get_incident(proposal.incident_id)
     assert incident is not None and incident.status == "escalated"
     report = await verify(app.store)
@@ -93,9 +96,8 @@ async def test_params_edited_before_the_approval_are_refused(
         bad = await _champion(app)
         proposal = await _open(app)
         await _tamper(app, proposal)
-        with pytest.raises(ProposalTampered, match="params"):
-            await app.service.answer(_approve(proposal))
-        await _assert_refused_and_escalated(app, proposal)
+        view = await app.service.answer(_approve(proposal))
+        await _assert_refused_and_escalated(app, proposal, view)
         assert await _champion(app) == bad, "the sandbox registry is unchanged"
 
 
@@ -112,11 +114,10 @@ async def test_params_edited_between_approval_and_execution_are_refused(
         approved = await app.store.get_proposal(proposal.proposal_id)
         assert approved is not None and approved.status == "approved"
         await _tamper(app, proposal)
-        with pytest.raises(ProposalTampered, match="params"):
-            await app.service.resume(proposal.incident_id)
-        await _assert_refused_and_escalated(app, proposal)
-        with pytest.raises(ProposalTampered):
-            await app.service.resume(proposal.incident_id)  # a restart refuses again
+        view = await app.service.resume(proposal.incident_id)
+        await _assert_refused_and_escalated(app, proposal, view)
+        again = await app.service.resume(proposal.incident_id)  # a restart: it stays ended
+        assert again.phase == "finished" and await app.store.list_ledger() == []
         assert await _champion(app) == bad, "the sandbox registry is unchanged"
 
 

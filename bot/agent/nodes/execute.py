@@ -13,13 +13,17 @@ from bot.agent import walk
 from bot.agent.deps import AgentDeps
 from bot.agent.events import StepLog
 from bot.agent.state import IncidentState
+from bot.audit.binding import ESCALATE_TO, ProposalTampered
 from tools.catalog import run_tool
 
 
 async def execute(state: IncidentState, deps: AgentDeps) -> IncidentState:
     """Run the approved tool call (or read back the result of an earlier run of this node)."""
     pending = state["pending"] or {}
-    proposal = await deps.records.load_proposal(pending["proposal_id"])  # the server's copy
+    try:
+        proposal = await deps.records.load_proposal(pending["proposal_id"])  # the server's copy
+    except ProposalTampered as refused:
+        return await _refused(state, deps, pending, refused)
     entry = await deps.records.ledger_begin(proposal)
     result_data: dict[str, Any]
     if entry.claimed:
@@ -58,6 +62,40 @@ async def execute(state: IncidentState, deps: AgentDeps) -> IncidentState:
         update["plans"] = [walk.next_option(state)]
         update["pending"] = None
     return update
+
+
+async def _refused(
+    state: IncidentState, deps: AgentDeps, pending: dict[str, Any], refused: ProposalTampered
+) -> IncidentState:
+    """The proposal row is not what the audit chain recorded: nothing runs, the incident ends
+    escalated (the refusal itself is already audited as ``tamper_detected``)."""
+    log = StepLog(state, deps)
+    escalation = {"to": ESCALATE_TO, "reason": str(refused)}
+    await log.add(
+        node=pending.get("node", ""),
+        runbook=state.get("runbook") or "",
+        kind="escalate",
+        title=f"escalate to {ESCALATE_TO}",
+        summary=str(refused),
+    )
+    record = {
+        "proposal_id": refused.proposal_id,
+        "tool": pending.get("tool", ""),
+        "params": pending.get("params", {}),
+        "decision": "approve",
+        "decided_by": (state.get("decision") or {}).get("actor"),
+        "executed": False,
+        "execution_status": "refused",
+    }
+    done = walk.next_option(state)
+    done["outcome"] = "escalated"
+    return {
+        "steps": log.entries,
+        "actions": [record],
+        "plans": [done],
+        "pending": None,
+        "escalation": escalation,
+    }
 
 
 def after_execute(state: IncidentState) -> str:
