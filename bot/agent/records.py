@@ -215,6 +215,10 @@ class IncidentRecords:
         if result.accepted:
             outcome = "approved" if decision == "approve" else "rejected"
             return Verdict(outcome, actor, result.message)
+        if result.refusal == "already_decided":
+            settled = await self._settled(proposal_id)
+            if settled is not None:
+                return settled
         if result.outcome == "waiting":
             message = f"approved by {actor}: {result.approvals} of {result.required} approvals"
             return Verdict("waiting", actor, message)
@@ -233,6 +237,17 @@ class IncidentRecords:
             },
         )
         return Verdict("refused", actor, result.message)
+
+    async def _settled(self, proposal_id: str) -> Verdict | None:
+        """The recorded decision of a proposal whose graph run died after the decision was stored
+        and before its checkpoint was: the incident goes on from that decision (the ledger keeps
+        the change to one execution), instead of waiting for an answer already given."""
+        approval = await self.store.get_approval(proposal_id)
+        if approval is None:
+            return None
+        return Verdict(
+            approval.decision, approval.actor, f"already {approval.decision} by {approval.actor}"
+        )
 
     async def ledger_begin(self, proposal: Proposal) -> LedgerEntry:
         """Claim the execution under a lease renewed while the tool runs (``LedgerLeases``), or
