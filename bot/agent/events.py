@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from langgraph.config import get_stream_writer
 from langgraph.types import StreamWriter
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from bot.agent.types import Step
 
 if TYPE_CHECKING:
     from bot.agent.deps import AgentDeps
@@ -36,21 +38,12 @@ StepKind = Literal[
 ]
 
 
-class StepEvent(BaseModel):
-    """One step of the walk, with the evidence that decided it."""
+class StepEvent(Step):
+    """One step of the walk (a :class:`Step`) as it leaves a node: with its incident and place."""
 
     incident_id: str
     seq: int = Field(ge=1, description="position in the incident's steps, from 1")
-    node: str
-    runbook: str
     kind: StepKind
-    title: str
-    tool: str | None = None
-    status: str | None = None
-    summary: str = ""
-    branch: str | None = None
-    next: str | None = None
-    evidence: dict[str, Any] = Field(default_factory=dict)
 
 
 def _stream_writer() -> StreamWriter | None:
