@@ -88,6 +88,32 @@ class Settings(BaseSettings):
         True, description="show the walk with Slack's agent streaming; off: one edited message"
     )
 
+    # Alertmanager webhook (POST /alerts/alertmanager on `serve`).
+    alertmanager_token: SecretStr = Field(
+        SecretStr(""),
+        description="bearer token Alertmanager sends (http_config.authorization); empty refuses all",
+    )
+    alert_channel: str = Field("", description="Slack channel id where alert threads are opened")
+    alert_target_labels: list[str] = Field(
+        default_factory=lambda: [
+            "endpoint",
+            "endpoint_name",
+            "agent",
+            "model",
+            "target",
+            "service",
+        ],
+        min_length=1,
+        description="JSON list: labels that name an alert's target, most specific first",
+    )
+    alert_fleet_services: list[str] = Field(
+        default_factory=lambda: ["gateway"],
+        description="JSON list: `service` label values that mean the whole agent fleet",
+    )
+    alert_max_diagnoses: int = Field(
+        4, ge=1, le=64, description="alert incidents diagnosed at once; the rest wait their turn"
+    )
+
     def policy(self) -> ApprovalPolicy:
         """The approval policy in force."""
         return self.approval_policy or ApprovalPolicy.from_approvers(list(self.approvers))

@@ -159,3 +159,63 @@ audit_head = Table(
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+# Alertmanager deliveries as received (before the webhook answered 2xx), one row each.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("group_key", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("receiver", String(256), nullable=False),
+    Column("truncated_alerts", Integer, nullable=False),
+    Column("alerts_new", Integer, nullable=False),
+    Column("alerts_duplicate", Integer, nullable=False),
+    Column("alerts_rejected", Integer, nullable=False),
+)
+
+# One row per distinct alert event (groupKey + fingerprint + status): a redelivery finds its key
+# taken and adds nothing. Rejected alerts are kept too (kind ``rejected``, with the reason), each
+# under its delivery and index. ``processed_at`` is set once the worker has acted on the row.
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dedupe_key", String(512), nullable=False, unique=True),
+    Column("delivery_id", String(64), ForeignKey("alert_deliveries.id"), nullable=False),
+    Column("group_key", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("alertname", String(256)),
+    Column("target", String(256)),
+    Column("fingerprint", String(64)),
+    Column("labels", JSON, nullable=False),
+    Column("annotations", JSON, nullable=False),
+    Column("generator_url", Text, nullable=False),
+    Column("starts_at", String(64), nullable=False),
+    Column("reason", Text),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("processed_at", UTCDateTime),
+    CheckConstraint("status IN ('firing','resolved','rejected')", name="ck_alert_events_status"),
+    CheckConstraint(
+        "kind IN ('model','fleet','infrastructure','rejected')", name="ck_alert_events_kind"
+    ),
+    Index("ix_alert_events_unprocessed", "processed_at", "id"),
+)
+
+# One incident and one Slack thread per alert group: the group's key, the incident it opened
+# and where its thread lives.
+alert_threads = Table(
+    "alert_threads",
+    metadata,
+    Column("group_key", String(1024), primary_key=True),
+    Column("incident_id", String(64), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("thread_ts", String(64), nullable=False),
+    Column("target", String(256), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("state IN ('firing','resolved')", name="ck_alert_threads_state"),
+)

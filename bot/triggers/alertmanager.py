@@ -16,15 +16,24 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from bot.agent.types import Trigger
 
-# Labels that name the thing an alert is about, most specific first.
-TARGET_LABELS: tuple[str, ...] = ("endpoint", "agent", "model", "target", "service")
+# Labels that name the thing an alert is about, most specific first (``ALERT_TARGET_LABELS``
+# configures the bot's own list; this is its default).
+TARGET_LABELS: tuple[str, ...] = (
+    "endpoint",
+    "endpoint_name",
+    "agent",
+    "model",
+    "target",
+    "service",
+)
 # The two alert states of the wire format. Anything else is refused rather than guessed: a
 # misspelt "resolved" must never open an incident.
 FIRING = "firing"
@@ -140,6 +149,20 @@ class AlertTrigger(BaseModel):
     dedupe_key: str
     starts_at: str = ""
     generator_url: str = ""
+    target_label: str = Field("", description="the label that named the target")
+
+
+class UntargetedAlert(BaseModel):
+    """A firing alert that names no target at all (when the caller asked to keep them): a node, a
+    database, the whole fleet. Its caller decides what it is about."""
+
+    alertname: str | None
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    fingerprint: str
+    dedupe_key: str
+    starts_at: str = ""
+    generator_url: str = ""
 
 
 class ResolvedAlert(BaseModel):
@@ -149,6 +172,7 @@ class ResolvedAlert(BaseModel):
     alertname: str | None
     fingerprint: str | None
     dedupe_key: str
+    starts_at: str = ""
 
 
 class RejectedAlert(BaseModel):
@@ -170,6 +194,7 @@ class WebhookBatch(BaseModel):
     triggers: list[AlertTrigger] = Field(default_factory=list)
     resolved: list[ResolvedAlert] = Field(default_factory=list)
     rejected: list[RejectedAlert] = Field(default_factory=list)
+    untargeted: list[UntargetedAlert] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -207,11 +232,19 @@ def parse_command_text(text: str, *, actor: str | None = None) -> Trigger:
     return Trigger(source="command", target=target, actor=actor)
 
 
-def parse_webhook(payload: Any) -> WebhookBatch:
+def parse_webhook(
+    payload: Any,
+    *,
+    target_labels: Sequence[str] = TARGET_LABELS,
+    keep_untargeted: bool = False,
+) -> WebhookBatch:
     """Split an Alertmanager webhook payload into triggers (firing), resolved and rejected alerts.
 
-    Raises :class:`WebhookError` only when the payload itself is unusable (not an object, no alert
-    list); any value in any other field is coerced or rejects its own alert alone.
+    ``target_labels`` are the labels that may name the target, most specific first. A firing alert
+    with none of them is rejected, or with ``keep_untargeted`` kept in ``untargeted`` for the
+    caller to classify (infrastructure, fleet-wide). Raises :class:`WebhookError` only when the
+    payload itself is unusable (not an object, no alert list); any value in any other field is
+    coerced or rejects its own alert alone.
     """
     if not isinstance(payload, Mapping):
         raise WebhookError(f"payload: expected a JSON object, got {type(payload).__name__}")
@@ -226,15 +259,24 @@ def parse_webhook(payload: Any) -> WebhookBatch:
         receiver=envelope.receiver,
         truncated_alerts=envelope.truncated_alerts,
     )
+    options = _Options(tuple(target_labels), keep_untargeted)
     for index, alert in enumerate(alerts):
         try:
-            _parse_alert(batch, envelope, index, alert)
+            _parse_alert(batch, envelope, index, alert, options)
         except ValidationError as exc:  # a value no coercion could save: this alert only
             batch.rejected.append(RejectedAlert(index=index, reason=_first_error(index, exc)))
     return batch
 
 
-def _parse_alert(batch: WebhookBatch, envelope: _Envelope, index: int, raw: Any) -> None:
+@dataclass(frozen=True)
+class _Options:
+    target_labels: tuple[str, ...]
+    keep_untargeted: bool
+
+
+def _parse_alert(
+    batch: WebhookBatch, envelope: _Envelope, index: int, raw: Any, options: _Options
+) -> None:
     where = f"alerts[{index}]"
 
     def reject(reason: str, fingerprint: str | None = None) -> None:
@@ -260,16 +302,33 @@ def _parse_alert(batch: WebhookBatch, envelope: _Envelope, index: int, raw: Any)
     identity = fingerprint or _labels_digest(labels)
     dedupe_key = f"{envelope.group_key}|{identity}|{status}"
     alertname = labels.get("alertname") or None
-    target, problem = _target(labels, where)
+    target, label, problem = _target(labels, where, options.target_labels)
     if status == RESOLVED:
         batch.resolved.append(
             ResolvedAlert(
-                target=target, alertname=alertname, fingerprint=fingerprint, dedupe_key=dedupe_key
+                target=target,
+                alertname=alertname,
+                fingerprint=fingerprint,
+                dedupe_key=dedupe_key,
+                starts_at=alert.starts_at,
+            )
+        )
+        return
+    if target is None and not problem and options.keep_untargeted:
+        batch.untargeted.append(
+            UntargetedAlert(
+                alertname=alertname,
+                labels=labels,
+                annotations=annotations,
+                fingerprint=identity,
+                dedupe_key=dedupe_key,
+                starts_at=alert.starts_at,
+                generator_url=alert.generator_url,
             )
         )
         return
     if target is None:
-        reject(problem, fingerprint)
+        reject(problem or _no_target(where, options.target_labels), fingerprint)
         return
     trigger = Trigger(
         source="alert",
@@ -285,25 +344,31 @@ def _parse_alert(batch: WebhookBatch, envelope: _Envelope, index: int, raw: Any)
             dedupe_key=dedupe_key,
             starts_at=alert.starts_at,
             generator_url=alert.generator_url,
+            target_label=label,
         )
     )
 
 
-def _target(labels: dict[str, str], where: str) -> tuple[str | None, str]:
-    """The first target label holding a valid name. A malformed one never hides a valid one
-    further down the list; when none is valid, every problem is named."""
+def _target(
+    labels: dict[str, str], where: str, names: Sequence[str]
+) -> tuple[str | None, str, str]:
+    """The first target label holding a valid name, and that label. A malformed one never hides a
+    valid one further down the list; when none is valid, every problem is named (an empty problem:
+    no target label at all)."""
     problems: list[str] = []
-    for name in TARGET_LABELS:
+    for name in names:
         value = labels.get(name, "").strip()
         if not value:
             continue
         try:
-            return validate_target(value, field=f"{where}.labels.{name}"), ""
+            return validate_target(value, field=f"{where}.labels.{name}"), name, ""
         except ValueError as exc:
             problems.append(str(exc))
-    if problems:
-        return None, "; ".join(problems)
-    return None, f"{where}.labels: none of {', '.join(TARGET_LABELS)} names the target"
+    return None, "", "; ".join(problems)
+
+
+def _no_target(where: str, names: Sequence[str]) -> str:
+    return f"{where}.labels: none of {', '.join(names)} names the target"
 
 
 def _first_error(index: int, exc: ValidationError) -> str:

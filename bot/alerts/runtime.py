@@ -1,0 +1,97 @@
+"""The alert side of ``serve``: the intake's route on the HTTP app and its worker task.
+
+``async with open_alerts(app, surface, http):`` adds ``POST /alerts/alertmanager`` to ``http``,
+starts the worker (which first picks up events stored before a restart and not processed yet)
+and stops it on exit. Without ``ALERT_CHANNEL`` deliveries are still accepted and stored, but no
+thread is opened until a channel is configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from bot.alerts.classify import TargetMapping
+from bot.alerts.intake import AlertIntake, alert_router
+from bot.alerts.threads import AlertThreads
+from bot.alerts.worker import AlertWorker
+from bot.compose import App
+from bot.metrics import instrument_slack
+from bot.runbooks.loader import RunbookSet
+from bot.slack.surface import SlackSurface
+from bot.store.deliveries import AlertDeliveries
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AlertRuntime:
+    """What ``open_alerts`` runs (tests and benchmarks read it)."""
+
+    deliveries: AlertDeliveries
+    intake: AlertIntake
+    threads: AlertThreads
+    worker: AlertWorker
+
+    async def idle(self, timeout_s: float = 60.0) -> None:
+        """Every stored event processed and every diagnosis it started finished."""
+        await self.worker.idle(timeout_s)
+        await self.threads.idle()
+
+
+def runbook_alerts(runbooks: RunbookSet) -> dict[str, str]:
+    """Alert name → the kind of target its runbook is for (``endpoint``, ``agent``)."""
+    return {name: str(rb.applies_to) for rb in runbooks for name in rb.alerts}
+
+
+def target_mapping(app: App) -> TargetMapping:
+    """The label mapping of the settings, with the alert names the runbooks know."""
+    settings = app.settings
+    return TargetMapping(
+        labels=tuple(settings.alert_target_labels),
+        fleet_services=frozenset(settings.alert_fleet_services),
+        runbook_alerts=runbook_alerts(app.runbooks),
+    )
+
+
+@asynccontextmanager
+async def open_alerts(
+    app: App, surface: SlackSurface, http: FastAPI
+) -> AsyncIterator[AlertRuntime]:
+    """The intake on ``http`` and the worker, for the life of the ``serve`` process."""
+    settings = app.settings
+    deliveries = AlertDeliveries(app.store.engine)
+    threads = AlertThreads(
+        app.service,
+        surface,
+        deliveries,
+        channel=settings.alert_channel,
+        max_diagnoses=settings.alert_max_diagnoses,
+    )
+    worker = AlertWorker(deliveries, threads)
+    intake = AlertIntake(
+        deliveries,
+        target_mapping(app),
+        settings.alertmanager_token.get_secret_value(),
+        notify=worker.notify,
+    )
+    http.include_router(alert_router(intake))
+    instrument_slack(surface.client)
+    task: asyncio.Task[None] | None = None
+    if settings.alert_channel:
+        task = asyncio.create_task(worker.run(), name="alert-worker")
+    else:
+        log.warning("ALERT_CHANNEL is empty: alerts are stored but open no thread")
+    try:
+        yield AlertRuntime(deliveries, intake, threads, worker)
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
