@@ -9,7 +9,8 @@ hashed. Two layers:
 - by shape: in any text, credentials of the systems we talk to (Databricks, Slack, Mistral and
   OpenAI-style keys, MLflow and cloud credentials, ``Authorization`` values, passwords in URLs,
   private keys, JWTs) and personal data (e-mail, phone, card numbers passing the Luhn check,
-  IBANs passing mod 97, national ids, public IP addresses) become ``[REDACTED:<kind>]``.
+  IBANs passing mod 97, national ids, street addresses, dates of birth, passport numbers, names
+  under a key that says whose they are, public IP addresses) become ``[REDACTED:<kind>]``.
 
 Rules run in a fixed order, most specific first, so that a bearer token is not half matched as an
 API key and a card number is not reported as a phone number. A redacted text is a fixed point: no
@@ -44,6 +45,10 @@ KINDS: tuple[str, ...] = (
     "api_key",
     "aws_secret",
     "email",
+    "address",
+    "birth_date",
+    "passport",
+    "person_name",
     "iban",
     "card",
     "national_id",
@@ -162,6 +167,11 @@ def _kv_kind(match: re.Match[str]) -> str:
 
 
 _NOT_PLACEHOLDER = r"(?!\[REDACTED)"
+_STREET_WORDS = (
+    "Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Terrace|Ter|Court|Ct|Place|Pl"
+    "|Way|Parkway|Pkwy|Square|Sq|Highway|Hwy|Close|Crescent|Row|Circle|Cir|Alley|Mews|Gardens"
+    "|Grove|Hill|Walk"
+)
 _SCHEMES = r"bearer|basic|token|digest|negotiate|ntlm|apikey|aws4-hmac-sha256"
 
 _RULES: tuple[_Rule, ...] = (
@@ -255,6 +265,56 @@ _RULES: tuple[_Rule, ...] = (
         accept=_is_aws_secret,
     ),
     _Rule("email", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")),
+    # Street addresses: "742 Evergreen Terrace, Springfield, OR 97403", "12 rue de Rivoli",
+    # "Via Roma 10", "Hauptstraße 5". The street word is required, so "served 3 requests" stays.
+    _Rule(
+        "address",
+        re.compile(
+            r"(?<![\w.-])\d{1,5}[A-Za-z]?,?\s+(?:[A-Z][A-Za-z'-]+\s+){1,4}"
+            rf"(?:{_STREET_WORDS})\b\.?"
+            r"(?:,?\s+(?:Apt|Suite|Unit|Flat)\.?\s*#?\w+)?"
+            r"(?:,\s*[A-Z][a-z]+(?:\s[A-Z][a-z]+)?)?(?:,?\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?)?"
+            r"|(?<![\w.-])\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?i:rue|avenue|boulevard|chemin|all[ée]e"
+            r"|impasse|quai|place|calle|avenida|rua)\s+(?:(?i:de|du|des|la|le|del|da|do)\s+|l'|d')*"
+            r"[A-ZÀ-Ý][\w'-]+"
+            r"|\b(?:Via|Viale|Piazza|Corso|Calle|Avenida|Plaza|Carrer|Rua|Rue)\s+"
+            r"(?:(?:de|del|della|di|da|do|la|le)\s+)?(?:[A-ZÀ-Ý][\w'-]+\s+){1,3}\d{1,4}[a-z]?\b"
+            r"|\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|str\.|weg|gasse|platz|allee|laan|gracht)"
+            r"\s+\d{1,4}[a-z]?\b"
+        ),
+    ),
+    # A date written next to the words that make it a person's birth date.
+    _Rule(
+        "birth_date",
+        re.compile(
+            r"(?i)(?P<pre>\b(?:dob|d\.o\.b\.|date[ _-]?of[ _-]?birth|birth[ _-]?date|birthday"
+            r"|born(?:\s+on)?)\\?[\"']?\s*[:=]?\s*\\?[\"']?)"
+            + _NOT_PLACEHOLDER
+            + r"(?P<secret>\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}\s+[A-Za-z]{3,9}\s+\d{4}"
+            r"|[A-Za-z]{3,9}\s+\d{1,2},?\s+\d{4})"
+        ),
+    ),
+    _Rule(
+        "passport",
+        re.compile(
+            r"(?i)(?P<pre>\b(?:passport|driv(?:er'?s|ing)[ _-]?licen[cs]e)"
+            r"(?:[ _-]?(?:no|number|nr|#))?\.?\\?[\"']?\s*[:=#]?\s*\\?[\"']?)"
+            + _NOT_PLACEHOLDER
+            + r"(?P<secret>[A-Z0-9][A-Z0-9-]{5,14})\b"
+        ),
+        accept=lambda m: any(c.isdigit() for c in m.group("secret")),
+    ),
+    # A name under a key that says it is a person's ("customer_name": "Jane Doe", patient: ...).
+    _Rule(
+        "person_name",
+        re.compile(
+            r"(?i)(?P<pre>\b(?:customer|client|patient|applicant|passenger|employee|holder"
+            r"|cardholder|account[ _-]?holder|full|first|last|sur|given|family)[ _-]?name"
+            r"\\?[\"']?\s*[:=]\s*\\?[\"']?)"
+            + _NOT_PLACEHOLDER
+            + r"(?P<secret>(?-i:[A-ZÀ-Ý][\w'-]+)(?:\s+(?-i:[A-ZÀ-Ý][\w'-]+)){0,3})"
+        ),
+    ),
     _Rule(
         "iban",
         re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"),

@@ -67,6 +67,18 @@ SECRETS: list[tuple[str, str, str]] = [
     ("national_id", "ssn {} on the form", "123-45-6789"),
     ("national_id", "NI number {} given", "AB 12 34 56 C"),
     ("national_id", "codice fiscale {} in the ticket", "RSSMRA85T10A562S"),
+    ("address", "ship to {} today", "742 Evergreen Terrace, Springfield, OR 97403"),
+    ("address", "billing address {} on file", "12 Main St."),
+    ("address", "livraison au {} demain", "12 rue de Rivoli"),
+    ("address", "consegna in {} entro lunedì", "Via Roma 10"),
+    ("address", "Lieferung an {}, Berlin", "Hauptstraße 5"),
+    ("birth_date", "applicant dob {} verified", "1984-03-12"),
+    ("birth_date", '{{"date_of_birth": "{}"}}', "12/03/1984"),
+    ("birth_date", "born on {} in Leeds", "3 March 1990"),
+    ("passport", "passport no: {} scanned", "X1234567"),
+    ("passport", "driver's license {} expired", "D123-4567-8901"),
+    ("person_name", '{{"customer_name": "{}", "tier": 2}}', "Jane Doe"),
+    ("person_name", "patient name: {} admitted", "Ana Maria Lopez"),
     ("ip", "request from client {} rejected", "81.2.69.142"),
     ("ip", "client {} connected", "2001:4860:4860::8888"),
 ]
@@ -97,6 +109,13 @@ NEAR_MISSES = [
     "fe80::1 and ::1 are local",
     "Authorization failed for user U123",
     "pipeline ai_query(endpoint => 'fraud', request => named_struct('a', 1))",
+    "served 3 requests at the Way",
+    "parcel 88123 late; batch 118842 scored 512 rows",
+    "scaled 2 Medium endpoints to Large",
+    "model name: Fraud, endpoint name: fraud-scorer",
+    "passport check skipped",
+    "born-again retry of run 7",
+    "deployed 2026-12-01 by ci-bot, rollout 25 %",
 ]
 
 
