@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.agent.types import DecisionKind, IncidentOutcome, Proposal, Refusal, Trigger
+from bot.alerts.classify import TargetMapping, classify
 from bot.service.models import Answer, IncidentView, OpenRequest, ReportTo
 from bot.settings import Settings
 from bot.triggers import parse_command_text, parse_webhook
@@ -30,17 +31,51 @@ MAX_PROPOSALS = 12  # a loop guard: no runbook proposes more changes than this i
 
 
 def scenario_triggers(scenario: Scenario) -> tuple[list[Trigger], list[str]]:
-    """The triggers the scenario delivers (firing alerts only) and the alerts refused on the way."""
+    """The triggers the scenario delivers and the alerts that open nothing, with the reason.
+
+    A delivery is read as the alert intake reads it (``bot.alerts.classify``, with the default
+    label mapping): firing model and fleet alerts open an incident each (a fleet alert's target
+    is the gateway); infrastructure alerts, resolved alerts and refused ones open nothing. A
+    delivery that opens nothing is still scored, on what the agent did not do.
+    """
     if isinstance(scenario.trigger, CommandTrigger):
         return [parse_command_text(scenario.trigger.command, actor="oncall-user")], []
-    batch = parse_webhook(scenario.trigger.alertmanager)
+    mapping = alert_mapping()
+    batch = parse_webhook(
+        scenario.trigger.alertmanager, target_labels=mapping.labels, keep_untargeted=True
+    )
     seen: set[str] = set()
-    triggers = []
-    for item in batch.triggers:
-        if item.dedupe_key not in seen:
-            seen.add(item.dedupe_key)
-            triggers.append(item.trigger)
-    return triggers, [r.reason for r in batch.rejected]
+    triggers: list[Trigger] = []
+    skipped = [r.reason for r in batch.rejected]
+    for event in classify(batch, mapping):
+        if event.status != "firing" or event.kind not in ("model", "fleet"):
+            skipped.append(f"{event.alertname}: {event.status} {event.kind} alert, opens nothing")
+        elif event.target is not None and event.dedupe_key not in seen:
+            seen.add(event.dedupe_key)
+            triggers.append(
+                Trigger(
+                    source="alert",
+                    target=event.target,
+                    alertname=event.alertname,
+                    labels=event.labels,
+                    annotations=event.annotations,
+                    fingerprint=event.fingerprint,
+                )
+            )
+    return triggers, skipped
+
+
+def alert_mapping() -> TargetMapping:
+    """The alert intake's label mapping with the settings' defaults and the runbooks' alerts."""
+    fields = Settings.model_fields
+    labels = fields["alert_target_labels"].get_default(call_default_factory=True)
+    fleet = fields["alert_fleet_services"].get_default(call_default_factory=True)
+    runbooks = shared_runbooks()
+    return TargetMapping(
+        labels=tuple(labels),
+        fleet_services=frozenset(fleet),
+        runbook_alerts={name: str(rb.applies_to) for rb in runbooks for name in rb.alerts},
+    )
 
 
 class OnCall:
@@ -160,6 +195,7 @@ async def _run(scenario: Scenario, world: World, workdir: Path, llm: str, obs: O
 
     triggers, rejected = scenario_triggers(scenario)
     obs.rejected_alerts = rejected
+    obs.triggers = len(triggers)
     plan = scenario.plan
     expiring = plan.default == "expire" or "expire" in plan.proposals.values()
     settings = eval_settings(workdir, llm, proposal_ttl_s=1 if expiring else 1800)

@@ -120,7 +120,10 @@ def score(scenario: Scenario, obs: Observation, path: str = "") -> ScenarioResul
         verdict = "n/a" if ok is None else ("pass" if ok else "fail")
         criteria.append(Criterion(name=name, verdict=verdict, detail=detail))
 
-    add("ran", obs.error is None and bool(obs.incidents), obs.error or "")
+    # Every incident the delivery asked for ran; a delivery that asks for none (only resolved or
+    # infrastructure alerts) is scored on what the agent did not do.
+    wanted = obs.triggers if obs.triggers is not None else max(1, len(obs.incidents))
+    add("ran", obs.error is None and len(obs.incidents) == wanted, obs.error or "")
     groups = expected.cause_groups
     if groups:
         add("root_cause_top1", top1 in expected.cause_ids, f"diagnosed {causes or 'nothing'}")
@@ -230,7 +233,9 @@ def _explanations(obs: Observation) -> Iterable[str]:
         if outcome.escalation:
             yield " ".join(f"{k}: {v}" for k, v in outcome.escalation.items())
         for step in outcome.steps:
-            if step.kind == "check" and step.summary:
+            # The checks' findings, and how the target was read (an unknown name lists the
+            # known ones there): what the incident thread shows a person.
+            if step.kind in ("check", "select") and step.summary:
                 yield f"{step.node}: {step.summary}"
 
 

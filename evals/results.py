@@ -50,7 +50,12 @@ class Observation(BaseModel):
     mutations: list[Mutation] = Field(default_factory=list)
     ledger: list[LedgerRecord] = Field(default_factory=list)
     approvers: list[str] = Field(default_factory=list)
-    rejected_alerts: list[str] = Field(default_factory=list)
+    rejected_alerts: list[str] = Field(
+        default_factory=list, description="alerts of the delivery that opened nothing, and why"
+    )
+    triggers: int | None = Field(
+        None, description="incidents the delivery asked for (resolved-only: 0); None: unknown"
+    )
     error: str | None = None
     duration_s: float = 0.0
 

@@ -75,11 +75,11 @@ def _check_trigger(scenario: Scenario, path: Path) -> None:
     from evals.drive import scenario_triggers
 
     try:
-        triggers, _ = scenario_triggers(scenario)
+        triggers, skipped = scenario_triggers(scenario)
     except ValueError as exc:
         raise ScenarioError(path, "trigger", str(exc)) from None
-    if not triggers:
-        raise ScenarioError(path, "trigger.alertmanager", "no firing alert names a target")
+    if not triggers and not skipped:
+        raise ScenarioError(path, "trigger.alertmanager.alerts", "the delivery has no alert")
 
 
 # Scenarios a worker runs at once. With scenario files in RAM a run is CPU-bound, so concurrency

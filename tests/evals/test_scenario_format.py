@@ -123,11 +123,15 @@ def test_all_errors_are_listed_not_just_the_first(tmp_path: Path) -> None:
     assert any("c.yaml: (yaml)" in e for e in errors)
 
 
-def test_an_alert_payload_with_no_firing_alert_is_an_error(tmp_path: Path) -> None:
+def test_a_resolved_only_payload_loads_and_an_empty_one_is_an_error(tmp_path: Path) -> None:
+    # A resolved-only delivery opens nothing, and that is scored: the agent must do nothing.
     alert = {"status": "resolved", "labels": {"endpoint": "alpha-scorer"}}
     payload = {"version": "4", "groupKey": "g", "status": "resolved", "alerts": [alert]}
-    path = _write(tmp_path, "r.yaml", _doc(trigger={"alertmanager": payload}))
-    assert _errors(tmp_path) == [f"{path}: trigger.alertmanager: no firing alert names a target"]
+    _write(tmp_path, "r.yaml", _doc(trigger={"alertmanager": payload}))
+    assert _errors(tmp_path) == []
+    empty = {"version": "4", "groupKey": "g", "status": "firing", "alerts": []}
+    path = _write(tmp_path, "r.yaml", _doc(trigger={"alertmanager": empty}))
+    assert _errors(tmp_path) == [f"{path}: trigger.alertmanager.alerts: the delivery has no alert"]
 
 
 def test_explicit_fields_merge_into_the_default_base_by_name() -> None:
