@@ -7,7 +7,9 @@ check, and the incident goes to the gateway's owner saying so, with the request 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import dataclasses
+import difflib
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
 
 
 # Names an on-call engineer may use for "every agent of the gateway".
-FLEET_NAMES = frozenset({"*", "fleet", "all-agents", "gateway"})
+FLEET_NAMES = frozenset({"*", "fleet", "all-agents", "all_agents", "gateway"})
 # The escalation node, in the runbook of agents, that names the gateway's owner.
 GATEWAY_UNREACHABLE = "escalate_gateway_unreachable"
 # When no runbook names the gateway's owner, the first escalation level takes it.
@@ -37,6 +39,9 @@ class RunbookChoice:
     # Set when the incident ends at selection: no runbook applies, or the target's kind cannot
     # be told because a source that could know it did not answer.
     escalation: dict[str, str] | None = None
+    # Set when the incident is about another name than the trigger's (the endpoint beside a
+    # registry model name).
+    target: str | None = None
 
 
 async def select_runbook(
@@ -45,6 +50,49 @@ async def select_runbook(
     call_tool: Callable[..., Awaitable[ToolResult]],
 ) -> RunbookChoice:
     """Pick the runbook: an alert's name first, then the target's kind as the platform sees it."""
+    beside = await endpoint_beside_model(state, call_tool)
+    if beside is not None:
+        # A registry model name is not an endpoint name: the alert's endpoint label says which
+        # endpoint serves it, and the incident is about that endpoint.
+        state = {**state, "target": beside}
+        choice = await _choose(deps, state, call_tool)
+        why = f"{beside!r} serves the registry model the alert names; {choice.reason}"
+        return dataclasses.replace(choice, target=beside, reason=why)
+    return await _choose(deps, state, call_tool)
+
+
+# Labels that may name the endpoint beside a ``model`` label holding a registry model name.
+_ENDPOINT_LABELS = ("endpoint", "endpoint_name", "service", "target")
+
+
+async def endpoint_beside_model(
+    state: IncidentState, call_tool: Callable[..., Awaitable[ToolResult]]
+) -> str | None:
+    """The endpoint another label of the alert names when its target came from ``model``.
+
+    ``model`` carries the registry name (``main.retail.shelf_model``) while ``service`` or
+    ``endpoint_name`` carries the endpoint that serves it; only an endpoint the serving API
+    knows is taken, so an agent's provider model id or a fleet ``service`` changes nothing.
+    """
+    labels: dict[str, str] = dict(state["trigger"].get("labels", {}))
+    target = state["target"]
+    if labels.get("model", "").strip() != target:
+        return None
+    for label in _ENDPOINT_LABELS:
+        name = labels.get(label, "").strip()
+        if not name or name == target or name in FLEET_NAMES:
+            continue
+        status = await call_tool(state, "endpoint_status", {"endpoint": name}, cached=True)
+        if status.status is ToolStatus.OK and status.evidence.get("exists"):
+            return name
+    return None
+
+
+async def _choose(
+    deps: AgentDeps,
+    state: IncidentState,
+    call_tool: Callable[..., Awaitable[ToolResult]],
+) -> RunbookChoice:
     trigger = state["trigger"]
     target = state["target"]
     labels: dict[str, str] = dict(trigger.get("labels", {}))
@@ -69,11 +117,8 @@ async def select_runbook(
     if health.status is ToolStatus.OK and (health.evidence.get("agent") or target in known):
         return _first(deps, "agent", f"the agent gateway knows {target!r}")
     if health.status is ToolStatus.OK or _said_no(health):
-        return _first(
-            deps,
-            "endpoint",
-            f"{target!r} is not an agent of the gateway; treating it as a serving endpoint",
-        )
+        fleet = await call_tool(state, "agent_health", {}, cached=True)
+        return _first(deps, "endpoint", not_an_agent(target, fleet.evidence.get("agents") or {}))
     # The gateway did not answer, so it may well know the target: only the serving API saying
     # it has such an endpoint settles the kind.
     status = await call_tool(state, "endpoint_status", {"endpoint": target}, cached=True)
@@ -85,6 +130,19 @@ async def select_runbook(
             f"(the agent gateway did not answer: {failure(health)})",
         )
     return gateway_unreachable(deps, state, health, status)
+
+
+def not_an_agent(target: str, agents: Mapping[str, object]) -> str:
+    """Why ``target`` is read as a serving endpoint, naming the agents the gateway does know (an
+    unknown name lists the known targets; a near miss is offered as the likely one)."""
+    known = sorted(agents)
+    reason = f"{target!r} is not an agent of the gateway"
+    if known:
+        reason += f" (known agents: {', '.join(known)})"
+        close = difflib.get_close_matches(target, known, n=1, cutoff=0.8)
+        if close:
+            reason += f"; did you mean {close[0]!r}?"
+    return reason + "; treating it as a serving endpoint"
 
 
 def _said_no(result: ToolResult) -> bool:

@@ -20,12 +20,13 @@ async def select(state: IncidentState, deps: AgentDeps) -> IncidentState:
         return await call_tool(deps, state["incident_id"], tool, params, cache if cached else None)
 
     choice = await select_runbook(deps, state, read)
+    target = choice.target or state["target"]
     log = StepLog(state, deps)
     await log.add(
         node="select_runbook",
         runbook=choice.runbook or "",
         kind="select",
-        title=f"{state['target']} is {choice.target_kind}",
+        title=f"{target} is {choice.target_kind}",
         summary=choice.reason,
     )
     update: IncidentState = {
@@ -36,6 +37,8 @@ async def select(state: IncidentState, deps: AgentDeps) -> IncidentState:
         "steps": log.entries,
         "tool_cache": cache,
     }
+    if choice.target is not None:
+        update["target"] = choice.target
     if choice.escalation is not None:
         update["escalation"] = dict(choice.escalation)
     await deps.records.set_runbook(state["incident_id"], choice.runbook, choice.target_kind)
