@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import ipaddress
 import re
 from collections import Counter
@@ -358,9 +359,29 @@ class Redacted:
     found: Counter[str]
 
 
+# Tool results repeat themselves: the same names, states and log lines come back in every check
+# of an incident, and the audit copy of a result is redacted again. So the texts known to hold
+# nothing to redact are remembered (the oldest forgotten first): a redacted text is a fixed point,
+# so every output qualifies, and a text with a secret in it is never kept, only its output.
+_CLEAN_TEXTS: dict[str, None] = {}
+_CLEAN_TEXTS_MAX = 8192
+_CLEAN_TEXT_CHARS = 4096
+
+
 def redact(text: str) -> Redacted:
     """``text`` with every credential and piece of personal data replaced by
     ``[REDACTED:<kind>]``, and how many of each kind were found."""
+    if text in _CLEAN_TEXTS:
+        return Redacted(text, Counter())
+    redacted = _redact_uncached(text)
+    if len(redacted.text) <= _CLEAN_TEXT_CHARS:
+        if len(_CLEAN_TEXTS) >= _CLEAN_TEXTS_MAX:
+            _CLEAN_TEXTS.pop(next(iter(_CLEAN_TEXTS)), None)
+        _CLEAN_TEXTS[redacted.text] = None
+    return redacted
+
+
+def _redact_uncached(text: str) -> Redacted:
     found: Counter[str] = Counter()
     for rule in _RULES:
 
@@ -399,6 +420,7 @@ def _words(key: str) -> list[str]:
     return [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
 
 
+@functools.lru_cache(maxsize=1024)  # keys are few and repeat; they are kept in the output anyway
 def is_secret_key(key: str) -> bool:
     """Whether a mapping key names a secret (``api_key``, ``X-Auth-Token``, ``password``...)."""
     if key.lower().replace("-", "_") in _NOT_SECRET:
