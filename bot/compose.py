@@ -11,7 +11,7 @@ else, so each one is honoured on every path.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -111,13 +111,23 @@ def platform_config(settings: Settings) -> PlatformConfig:
     )
 
 
-def build_assistant(settings: Settings, platform: Platform) -> Assistant | None:
-    """The optional LLM assistant (``LLM_MODE``); the bot runs the same without it."""
+def build_assistant(
+    settings: Settings, store: Store, sandbox: Sandbox | None
+) -> AbstractAsyncContextManager[Assistant | None]:
+    """The optional LLM assistant (``LLM_MODE``); the bot runs the same without it. With no
+    ``LLM_BASE_URL`` on the embedded sandbox it talks to the sandbox's Mistral stand-in."""
     if settings.llm_mode == "off":
-        return None
-    from bot.llm.assistant import Assistant
+        return nullcontext(None)
+    from bot.llm.setup import LLMEndpoint, endpoint_from_settings, open_assistant
 
-    return Assistant.create(platform.provider, settings.mistral_model)
+    endpoint = endpoint_from_settings(settings)
+    if sandbox is not None and not settings.llm_base_url:
+        from sandbox.platform import SANDBOX_API_KEY
+        from sandbox.runtime import BASE_URL
+
+        http = sandbox.http_client(settings.llm_timeout_s)
+        endpoint = LLMEndpoint(f"{BASE_URL}/mistral", SANDBOX_API_KEY, http)
+    return open_assistant(settings, store, endpoint)
 
 
 @asynccontextmanager
@@ -150,7 +160,7 @@ async def open_app(
         # rewrite, truncate or wipe the chain unnoticed.
         attach_seal(store.engine, seal_from_settings(settings))
         saver = await stack.enter_async_context(open_checkpointer(url))
-        assistant = build_assistant(settings, platform)
+        assistant = await stack.enter_async_context(build_assistant(settings, store, used_sandbox))
         deps = AgentDeps(
             platform=platform,
             records=IncidentRecords(store, settings),

@@ -42,7 +42,21 @@ class Settings(BaseSettings):
     mistral_server_url: str = "http://127.0.0.1:8710/mistral"
     mistral_api_key: SecretStr = SecretStr("")
     mistral_model: str = "mistral-small-latest"
-    llm_mode: Literal["off", "mistral"] = "off"
+    # The optional LLM assistant (bot/llm/): off (the default) | mistral (the mistralai SDK) |
+    # openai-compatible (any /v1/chat/completions server: vLLM, Ollama, llama.cpp, over httpx).
+    llm_mode: Literal["off", "mistral", "openai-compatible"] = "off"
+    llm_model: str = Field("", description="model id; empty means MISTRAL_MODEL")
+    llm_base_url: str = Field(
+        "", description="the chat server's base URL; empty means MISTRAL_SERVER_URL"
+    )
+    llm_api_key: SecretStr = Field(
+        SecretStr(""),
+        description="key of an OpenAI-compatible server; mistral uses MISTRAL_API_KEY",
+    )
+    llm_timeout_s: float = Field(10.0, gt=0, le=120, description="deadline of one LLM call")
+    llm_max_retries: int = Field(1, ge=0, le=3, description="retries of a 429/5xx/timeout")
+    llm_max_calls_per_incident: int = Field(3, ge=0, le=10)
+    llm_max_tokens_per_incident: int = Field(4000, ge=0, le=20000)
 
     # Every upstream call has a deadline and a bounded retry budget: a dead dependency must turn
     # into a no-data finding quickly, never into a stalled incident.

@@ -64,6 +64,31 @@ def choose_branch(node: CheckNode, result: ToolResult, names: dict[str, Any]) ->
     return "otherwise", node.otherwise
 
 
+def free_text(node: CheckNode, result: ToolResult, label: str, names: dict[str, Any]) -> str | None:
+    """The free text an LLM may read for this check: only when the check declares ``interpret``,
+    its tool answered, no branch rule matched and the text is not empty."""
+    if node.interpret is None or result.status is not ToolStatus.OK or label != "otherwise":
+        return None
+    value = compile_expr(node.interpret.text).evaluate(names)
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if text.strip() else None
+
+
+def interpret_options(node: CheckNode) -> dict[str, str]:
+    """The check's options for the LLM: goto → what that reading means."""
+    return {o.goto: o.means for o in node.interpret.options} if node.interpret else {}
+
+
+def llm_branch(node: CheckNode, goto: str, reason: str) -> tuple[str, str]:
+    """``(branch label, next node)`` of an LLM's choice, which must be one of the options: any
+    other answer keeps ``otherwise``. The label says that the branch came from the LLM."""
+    if goto not in interpret_options(node):
+        return "otherwise", node.otherwise
+    return f"llm: {goto} ({reason})", goto
+
+
 def cache_key(tool: str, params: dict[str, Any]) -> str:
     return f"{tool}:{json.dumps(params, sort_keys=True, default=str)}"
 

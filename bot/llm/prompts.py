@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -27,6 +28,8 @@ class Prompt(BaseModel):
     placeholders: list[str]
     system: str
     user: str
+    # The JSON schema every answer must match (sent as ``response_format`` json_schema).
+    answer_schema: dict[str, Any]
 
     @model_validator(mode="after")
     def _placeholders_declared(self) -> Prompt:
@@ -40,6 +43,14 @@ class Prompt(BaseModel):
             raise ValueError("system must include {untrusted_rule}: untrusted text is data")
         if "untrusted" in declared and "<untrusted>" not in self.user:
             raise ValueError("the {untrusted} placeholder must sit inside <untrusted> tags")
+        if self.answer_schema.get("type") != "object" or "properties" not in self.answer_schema:
+            raise ValueError("answer_schema must be a JSON schema of an object with properties")
+        try:
+            import jsonschema  # type: ignore[import-untyped]
+
+            jsonschema.Draft202012Validator.check_schema(self.answer_schema)
+        except jsonschema.SchemaError as exc:
+            raise ValueError(f"answer_schema is not a JSON schema: {exc.message}") from None
         return self
 
     def render(self, rule: str, **values: str) -> tuple[str, str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 NodeKind = Literal["check", "diagnosis", "action", "advice", "escalate"]
 TargetKind = Literal["endpoint", "agent"]
@@ -32,6 +32,23 @@ class Branch(Strict):
     goto: str = Field(min_length=1)
 
 
+class InterpretOption(Strict):
+    """One way to read the free text: where the walk goes, and what that reading means."""
+
+    goto: str = Field(min_length=1)
+    means: str = Field(min_length=1)
+
+
+class Interpret(Strict):
+    """Free text no branch rule matched, read by the optional LLM into one of the check's own
+    targets. Only consulted when the tool answered and the walk would take ``otherwise``; without
+    an LLM, or when its answer is invalid, ``otherwise`` stands."""
+
+    text: str = Field(min_length=1, description="expression: the free text to read")
+    question: str = Field(min_length=1)
+    options: list[InterpretOption] = Field(min_length=2)
+
+
 class CheckNode(Strict):
     """Run a read-only tool, record facts, then branch on its evidence."""
 
@@ -47,6 +64,22 @@ class CheckNode(Strict):
     # loader, reports every check that lacks it at once.
     on_no_data: str | None = None
     wait_seconds: float = Field(0, ge=0)
+    interpret: Interpret | None = None
+
+    @model_validator(mode="after")
+    def _interpret_only_offers_own_targets(self) -> CheckNode:
+        """The LLM may lead only where the tree already leads from this check."""
+        if self.interpret is None:
+            return self
+        own = {b.goto for b in self.branches} | {self.otherwise}
+        foreign = [o.goto for o in self.interpret.options if o.goto not in own]
+        if foreign:
+            raise ValueError(
+                f"interpret.options lead to {foreign}, not a branch or otherwise of this check"
+            )
+        if len({o.goto for o in self.interpret.options}) != len(self.interpret.options):
+            raise ValueError("interpret.options name the same goto twice")
+        return self
 
 
 class DiagnosisNode(Strict):

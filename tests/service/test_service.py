@@ -98,7 +98,7 @@ async def test_high_risk_change_needs_an_approver_other_than_the_requester(
         assert len(rejections) == 1
 
 
-async def test_llm_mode_mistral_writes_the_summary_through_the_assistant(
+async def test_llm_mode_mistral_with_the_sandbox_stand_in_keeps_the_deterministic_summary(
     sandbox: Sandbox, open_incident_app: Any
 ) -> None:
     await sandbox.inject(REGRESSION, ENDPOINT)
@@ -106,17 +106,20 @@ async def test_llm_mode_mistral_writes_the_summary_through_the_assistant(
         assert app.assistant is not None
         view = await app.service.drive(request_for(ENDPOINT), answer(DecisionKind.APPROVE))
         assert view.outcome is not None and view.outcome.final_state is FinalState.RESOLVED
-        # The sandbox's Mistral stand-in answered the chat call: its text is the summary.
-        assert view.outcome.summary.startswith("Sandbox answer to:"), view.outcome.summary
+        # The sandbox's Mistral stand-in answers "{}" to a json_schema request: no summary
+        # schema matches it, so the deterministic summary stands (tests/llm has the scripted
+        # answers that are used).
+        assert view.outcome.summary.startswith(f"{ENDPOINT}: resolved."), view.outcome.summary
         calls = [
             e
             for e in await app.store.list_audit(incident_id=view.incident_id)
             if e.kind == "llm_call"
         ]
-    assert len(calls) == 1
-    call = calls[0].payload
-    assert call["prompt"] == "summarise" and call["model"] == app.settings.mistral_model
-    assert call["answered"] is True and call["usage"]["completion_tokens"] > 0
+    assert [c.payload["prompt"] for c in calls] == ["triage", "summarise"]
+    call = calls[-1].payload
+    assert call["model"] == app.settings.mistral_model and call["provider"] == "mistral"
+    assert call["outcome"] == "invalid" and call["fallback"] is True and call["attempts"] == 2
+    assert call["completion_tokens"] > 0
 
 
 async def test_status_and_list_open_follow_the_incident(

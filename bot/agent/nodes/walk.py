@@ -7,11 +7,14 @@ end the walk.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.agent import walk
 from bot.agent.deps import AgentDeps
 from bot.agent.events import StepLog
 from bot.agent.nodes.calls import BOT, call_tool
 from bot.agent.state import CausePlan, IncidentState
+from bot.llm.tasks import interpret, triage
 from bot.runbooks.model import (
     ActionNode,
     AdviceNode,
@@ -20,7 +23,7 @@ from bot.runbooks.model import (
     EscalateNode,
     Runbook,
 )
-from tools.result import ToolStatus
+from tools.result import ToolResult, ToolStatus
 
 MAX_WALK_STEPS = 200
 
@@ -80,7 +83,12 @@ async def _check(
     result = await call_tool(deps, state["incident_id"], node.tool, params, cache)
     if result.status is ToolStatus.OK:
         facts.update(walk.record_facts(node, walk.names(state, result.evidence, facts=facts)))
-    label, nxt = walk.choose_branch(node, result, walk.names(state, result.evidence, facts=facts))
+    names = walk.names(state, result.evidence, facts=facts)
+    label, nxt = walk.choose_branch(node, result, names)
+    if deps.assistant is not None:
+        label, nxt = await _interpret(state, deps, name, node, result, names, (label, nxt))
+        if name == runbook.entry and "llm_triage" not in facts:
+            facts["llm_triage"] = await _triage(state, deps, runbook, result)
     await log.add(
         node=name,
         runbook=runbook.id,
@@ -94,6 +102,43 @@ async def _check(
         evidence=result.evidence,
     )
     return {"facts": facts, "steps": log.entries, "tool_cache": cache, "cursor": nxt}
+
+
+async def _interpret(
+    state: IncidentState,
+    deps: AgentDeps,
+    name: str,
+    node: CheckNode,
+    result: ToolResult,
+    names: dict[str, Any],
+    chosen: tuple[str, str],
+) -> tuple[str, str]:
+    """Free text no rule matched, read by the LLM into one of the check's options; anything else
+    (no interpret declaration, no answer, an option not offered) keeps the tree's branch."""
+    text = walk.free_text(node, result, chosen[0], names)
+    if text is None or node.interpret is None or deps.assistant is None:
+        return chosen
+    choice = await interpret(
+        deps.assistant,
+        state["incident_id"],
+        node=name,
+        question=node.interpret.question,
+        text=text,
+        options=walk.interpret_options(node),
+    )
+    return chosen if choice is None else walk.llm_branch(node, choice.goto, choice.reason)
+
+
+async def _triage(
+    state: IncidentState, deps: AgentDeps, runbook: Runbook, result: ToolResult
+) -> list[str]:
+    """The leaves the LLM ranks first from the trigger and the entry check (for people to read;
+    the walk follows the tree)."""
+    assert deps.assistant is not None
+    leaves = {d.id: d.title for d in runbook.diagnoses().values()}
+    return await triage(
+        deps.assistant, state["incident_id"], state=state, leaves=leaves, evidence=result.summary
+    )
 
 
 async def _diagnosis(

@@ -1,0 +1,1 @@
+"""A local chat-completions server (the Mistral / OpenAI wire format) with scripted answers."""
