@@ -157,6 +157,19 @@ def _stop_stream(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _replies(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    """``conversations.replies``: a thread's parent and its replies, oldest first."""
+    channel, ts = str(args.get("channel")), str(args.get("ts"))
+    if state.message(channel, ts) is None:
+        return _error("thread_not_found")
+    thread = [
+        m.model_dump(exclude={"edits", "chunks", "streaming"})
+        for m in state.messages
+        if m.channel == channel and (m.ts == ts or m.thread_ts == ts)
+    ]
+    return _ok(messages=thread, has_more=False)
+
+
 def _handlers(state: SlackState) -> dict[str, Any]:
     return {
         "auth.test": lambda a: _ok(
@@ -173,6 +186,7 @@ def _handlers(state: SlackState) -> dict[str, Any]:
         "chat.startStream": lambda a: _start_stream(state, a),
         "chat.appendStream": lambda a: _append_stream(state, a),
         "chat.stopStream": lambda a: _stop_stream(state, a),
+        "conversations.replies": lambda a: _replies(state, a),
         "usergroups.users.list": lambda a: (
             _ok(users=state.usergroups[str(a.get("usergroup"))])
             if str(a.get("usergroup")) in state.usergroups
@@ -190,7 +204,7 @@ def create_app(state: SlackState) -> FastAPI:
     handlers = _handlers(state)
     app.state.slack = state
 
-    @app.post("/api/{method}")
+    @app.api_route("/api/{method}", methods=["GET", "POST"])
     async def web_api(method: str, request: Request) -> JSONResponse:
         args = await _arguments(request)
         state.calls.append({"method": method, "args": args, "at": time.time()})

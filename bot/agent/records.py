@@ -3,6 +3,7 @@ expressed in the agent's terms. Every record the graph writes goes through here.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,9 @@ from bot.store.models import AuditKind, IncidentStatus, LedgerEntry, LedgerState
 from tools.result import ToolResult
 
 BOT = "model-incident-bot"
+# Resolves user group ids to their members (Slack: ``usergroups.users.list``); set by a surface
+# that has a directory of groups. Without one, only the policy's listed user ids approve.
+GroupResolver = Callable[[Collection[str]], Awaitable[Mapping[str, Collection[str]]]]
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class IncidentRecords:
         self.settings = settings
         self.policy = policy or settings.policy()
         self.leases = LedgerLeases(store, lease_s=settings.ledger_lease_s)
+        self.groups_of: GroupResolver | None = None
 
     async def audit(
         self, incident_id: str | None, kind: AuditKind, actor: str, payload: dict[str, Any]
@@ -79,12 +84,14 @@ class IncidentRecords:
         A dry run's own rejection changes nothing and needs no approver."""
         if decision == "reject" and source == "dry-run":
             return PolicyVerdict(allowed=True)
+        groups = self.policy.rule(proposal.risk).groups
         return may_approve(
             self.policy,
             risk=proposal.risk,
             actor=actor,
             requester=await self.requester(proposal.incident_id),
             approving=decision == "approve",
+            groups_of=await self.groups_of(groups) if self.groups_of and groups else None,
         )
 
     async def precheck(self, proposal: Proposal, answer: Any) -> Refusal | None:

@@ -36,9 +36,13 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 def escape(text: object, limit: int = _MAX_TEXT) -> str:
     """Untrusted text as inert mrkdwn: ``& < >`` escaped (Slack's own rule, which also disarms
-    ``<!channel>`` and user mentions), control characters removed, length bounded."""
+    ``<!channel>``, user mentions and links), backticks disarmed, control characters removed,
+    length bounded."""
     value = _CONTROLS.sub("", str(text))
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # A backtick from outside could open a code span or fence that swallows the rest of the
+    # message (or close the one it is shown in): it is shown as a look-alike instead.
+    value = value.replace("`", "ˋ")
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
@@ -86,8 +90,13 @@ def progress_message(events: list[StepEvent], *, finished: bool) -> dict[str, An
     return {"text": head, "blocks": [_section(f"*{head}*"), _section(body or "_starting…_")]}
 
 
+# ``details`` and ``output`` of a task card hold at most 256 characters each.
+_CHUNK_TEXT = 256
+
+
 def stream_chunk(event: StepEvent) -> dict[str, Any]:
-    """A step as a task card of Slack's agent streaming (``task_update`` chunk)."""
+    """A step as a task card of Slack's agent streaming (``task_update`` chunk): the step's
+    title and status, the tool and its status as details, what it found as output."""
     status = {"error": "error", "pending": "in_progress"}.get(event.status or "", "complete")
     chunk: dict[str, Any] = {
         "type": "task_update",
@@ -95,8 +104,10 @@ def stream_chunk(event: StepEvent) -> dict[str, Any]:
         "title": escape(event.title, 200),
         "status": status,
     }
+    if event.tool:
+        chunk["details"] = escape(f"{event.tool}: {event.status or 'done'}", _CHUNK_TEXT)
     if event.summary:
-        chunk["output"] = escape(event.summary, 500)
+        chunk["output"] = escape(event.summary, _CHUNK_TEXT)
     return chunk
 
 
@@ -167,6 +178,17 @@ def decided_message(proposal: Proposal, verdict: str, actor: str) -> dict[str, A
         "blocks": [
             _section(f"*{verdict.capitalize()}:* {escape(proposal.title, 300)}"),
             _context(f"{verdict} by {who} at {at} · `{proposal.proposal_id}`"),
+        ],
+    }
+
+
+def expired_message(title: str, proposal_id: str) -> dict[str, Any]:
+    """A proposal nobody answered in time: shown as expired, its buttons gone."""
+    return {
+        "text": f"expired: {escape(title, 200)}",
+        "blocks": [
+            _section(f"*Expired:* {escape(title, 300)}"),
+            _context(f"nobody answered in time; nothing was changed · `{proposal_id}`"),
         ],
     }
 

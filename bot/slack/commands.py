@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from bot.slack.blocks import escape
 from bot.triggers.alertmanager import validate_target
 
 HELP = (
@@ -40,7 +41,8 @@ def _incident_id(word: str) -> str | None:
 
 
 def parse_slash(text: str) -> SlashRequest:
-    """Never raises: bad input becomes ``kind="help"`` with an ``error`` saying what was wrong."""
+    """Never raises: bad input becomes ``kind="help"`` with an ``error`` saying what was wrong
+    (mrkdwn; every part of it that came from the user is escaped)."""
     words = (text or "").split()
     if not words or words[0] in ("help", "--help", "-h"):
         return SlashRequest(kind="help")
@@ -60,11 +62,11 @@ def parse_slash(text: str) -> SlashRequest:
         hint = f" Did you mean `{close[0]}`?" if close else ""
         return SlashRequest(
             kind="help",
-            error=f"expected `/model-incident TARGET [--dry-run]`, got `{' '.join(words)[:200]}`."
-            + hint,
+            error="expected `/model-incident TARGET [--dry-run]`, got "
+            f"`{escape(' '.join(words), 200)}`." + hint,
         )
     try:
         target = validate_target(head, field="target")
     except ValueError as exc:
-        return SlashRequest(kind="help", error=str(exc))
+        return SlashRequest(kind="help", error=escape(exc, 500))
     return SlashRequest(kind="diagnose", target=target, dry_run="--dry-run" in flags)

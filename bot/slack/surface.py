@@ -6,14 +6,17 @@ opaque proposal id, and a click counts only from the incident's own team, channe
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.agent.events import StepEvent
 from bot.agent.types import DecisionKind, Trigger
-from bot.service.incidents import IncidentService
+from bot.service.incidents import IncidentService, new_incident_id
 from bot.service.models import Answer, IncidentView, OpenRequest, ReportTo
 from bot.slack import blocks
 from bot.slack.commands import HELP, SlashRequest
@@ -21,6 +24,8 @@ from bot.slack.thread import ChannelPacer, IncidentThread
 
 log = logging.getLogger(__name__)
 DECISIONS = {blocks.APPROVE: DecisionKind.APPROVE, blocks.REJECT: DecisionKind.REJECT}
+# The names of the endpoints and agents the platform knows (for "did you mean").
+TargetLister = Callable[[], Awaitable[list[str]]]
 
 
 class Click:
@@ -30,7 +35,7 @@ class Click:
         action = (body.get("actions") or [{}])[0]
         self.action_id = str(action.get("action_id") or "")
         self.proposal_id = str(action.get("value") or "")[:100]
-        self.user = str((body.get("user") or {}).get("id") or "")
+        self.user = str((body.get("user") or {}).get("id") or "")[:40]
         self.team = str((body.get("team") or {}).get("id") or "")
         self.channel = str((body.get("channel") or {}).get("id") or "")
         container = body.get("container") or {}
@@ -43,13 +48,26 @@ class SlackSurface:
     """Runs incidents for Slack and keeps their background tasks alive."""
 
     def __init__(
-        self, service: IncidentService, client: AsyncWebClient, *, team_id: str, streaming: bool
+        self,
+        service: IncidentService,
+        client: AsyncWebClient,
+        *,
+        team_id: str,
+        streaming: bool,
+        targets: TargetLister | None = None,
+        pacer: ChannelPacer | None = None,
     ) -> None:
         self.service = service
         self.client = client
         self.team_id = team_id
         self.streaming = streaming
-        self.pacer = ChannelPacer()
+        self.targets = targets
+        self.pacer = pacer or ChannelPacer()
+        # proposal id → (channel, ts) of its message, to take its buttons away later; after a
+        # restart the message is found again in its thread (``bot/slack/recovery.py``).
+        self.proposal_messages: dict[str, tuple[str, str]] = {}
+        # incident id → its thread, for the events of runs that no click or command started
+        self.routes: dict[str, IncidentThread] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -68,6 +86,13 @@ class SlackSurface:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    async def abort(self) -> None:
+        """Stop every background task where it is, as a crash would (the incidents' checkpoints
+        and the ledger carry them on in the next process)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     def thread(self, channel: str, thread_ts: str, user: str | None = None) -> IncidentThread:
         return IncidentThread(
             self.client,
@@ -79,15 +104,26 @@ class SlackSurface:
             streaming=self.streaming,
         )
 
+    async def thread_of(self, incident_id: str) -> IncidentThread | None:
+        """The thread an incident reports to, from its store record (None: not a Slack one)."""
+        incident = await self.service.records.store.get_incident(incident_id)
+        if incident is None or not incident.thread_ref or ":" not in incident.thread_ref:
+            return None
+        channel, thread_ts = incident.thread_ref.split(":", 1)
+        return self.thread(channel, thread_ts, incident.requested_by)
+
     # ------------------------------------------------------------------ commands
 
     async def open_incident(self, request: SlashRequest, user: str, channel: str) -> None:
         """Post the incident message, then run the incident in its thread."""
         assert request.target is not None
-        from bot.service.incidents import new_incident_id
-
+        unknown = await self.unknown_target(request.target)
+        if unknown is not None:
+            await self.client.chat_postEphemeral(channel=channel, user=user, text=unknown)
+            return
         incident_id = new_incident_id()
         head = blocks.incident_message(incident_id, request.target, user, dry_run=request.dry_run)
+        await self.pacer.wait(channel)
         posted = await self.client.chat_postMessage(channel=channel, **head)
         thread = self.thread(channel, str(posted["ts"]), user)
         open_request = OpenRequest(
@@ -102,6 +138,26 @@ class SlackSurface:
         if request.dry_run:
             view = await self._decline_all(view, thread)
         await self.report(view, thread)
+
+    async def unknown_target(self, target: str) -> str | None:
+        """Help with suggestions when ``target`` is close to a known name but not one; None to
+        go on (a name like no other may be an endpoint that was deleted: the runbook says so)."""
+        if self.targets is None:
+            return None
+        try:
+            known = await self.targets()
+        except Exception:  # a platform that does not answer must not stop the incident
+            log.warning("could not list the platform's targets", exc_info=True)
+            return None
+        if target in known:
+            return None
+        close = difflib.get_close_matches(target, known, n=3, cutoff=0.6)
+        if not close:
+            return None
+        names = ", ".join(f"`{blocks.escape(c, 100)}`" for c in close)
+        return help_text(
+            f"No endpoint or agent `{blocks.escape(target, 100)}`. Did you mean {names}?"
+        )
 
     async def _decline_all(self, view: IncidentView, thread: IncidentThread) -> IncidentView:
         """A dry run shows each proposal and declines it as the bot: nothing changes."""
@@ -122,7 +178,8 @@ class SlackSurface:
     async def report(self, view: IncidentView, thread: IncidentThread) -> None:
         """Where the run stopped: a proposal with buttons, or the outcome."""
         if view.pending is not None:
-            await thread.post_proposal(view.pending)
+            ts = await thread.post_proposal(view.pending)
+            self.proposal_messages[view.pending.proposal_id] = (thread.channel, ts)
         elif view.outcome is not None:
             await thread.post_outcome(view.outcome)
         else:
@@ -165,38 +222,41 @@ class SlackSurface:
         if problem is not None:
             await self._refuse(click, problem)
             return
-        channel, thread_ts = click.channel, click.thread_ts
-        thread = self.thread(channel, thread_ts, click.user)
+        thread = self.thread(click.channel, click.thread_ts, click.user)
         answer = Answer(
             proposal_id=click.proposal_id,
             decision=DECISIONS[click.action_id],
             actor=click.user,
             source="slack",
-            channel=channel,
+            channel=click.channel,
         )
         before = await self.service.status((await self._proposal(click)).incident_id)
         view = await self.service.answer(answer, on_event=thread.on_event)
         if view.refusal is not None:  # audited by the service already
             await self._refuse(click, view.refusal.message, audit=False)
             return
-        if before.pending is not None and (
-            view.pending is None or view.pending.proposal_id != click.proposal_id
-        ):
+        if view.pending is not None and view.pending.proposal_id == click.proposal_id:
+            await self._tell(click, "Your approval is counted; another approver is needed.")
+            return
+        if before.pending is not None:
             verdict = "approved" if answer.decision is DecisionKind.APPROVE else "rejected"
             decided = blocks.decided_message(before.pending, verdict, click.user)
-            await self.client.chat_update(channel=channel, ts=click.message_ts, **decided)
+            await self.client.chat_update(channel=click.channel, ts=click.message_ts, **decided)
+            self.proposal_messages.pop(click.proposal_id, None)
         await self.report(view, thread)
 
     async def _proposal(self, click: Click) -> Any:
         return await self.service.records.store.get_proposal(click.proposal_id)
 
     async def _foreign(self, click: Click) -> str | None:
-        """Why a click does not count (other team, channel or thread; unknown button), or None.
-        The decision itself (pending, not expired, policy) is the service's."""
+        """Why a click does not count (unknown button, other team, channel or thread, an
+        expired proposal), or None. Pending and the policy are the service's to judge."""
         if click.action_id not in DECISIONS:
             return "unknown button"
         if click.team != self.team_id:
             return "this proposal belongs to another workspace"
+        if not click.user:
+            return "no user in the click"
         proposal = await self._proposal(click)
         if proposal is None:
             return f"no proposal {blocks.escape(click.proposal_id, 60)}"
@@ -204,13 +264,16 @@ class SlackSurface:
         expected = incident.thread_ref if incident is not None else None
         if expected != f"{click.channel}:{click.thread_ts}":
             return "this button does not belong to this incident's thread"
+        if proposal.status == "pending" and proposal.expires_at <= datetime.now(UTC):
+            return f"proposal {proposal.id} has expired; nothing was changed"
         return None
 
     async def _refuse(self, click: Click, reason: str, *, audit: bool = True) -> None:
         """An ephemeral explanation to the person who clicked; the refusal is audited."""
         if audit:
+            proposal = await self._proposal(click) if click.proposal_id else None
             await self.service.records.audit(
-                None,
+                proposal.incident_id if proposal is not None else None,
                 "rejection",
                 click.user or "unknown",
                 {
@@ -221,14 +284,25 @@ class SlackSurface:
                     "team": click.team,
                 },
             )
+        await self._tell(click, f"Not taken: {blocks.escape(reason, 500)}")
+
+    async def _tell(self, click: Click, text: str) -> None:
         if click.channel and click.user:
             await self.client.chat_postEphemeral(
-                channel=click.channel,
-                user=click.user,
-                thread_ts=click.thread_ts or None,
-                text=f"Not taken: {blocks.escape(reason, 500)}",
+                channel=click.channel, user=click.user, thread_ts=click.thread_ts or None, text=text
             )
+
+    async def route_event(self, event: StepEvent) -> None:
+        """An event of a run no click or command started (expiry, recovery): to its thread."""
+        thread = self.routes.get(event.incident_id)
+        if thread is None:
+            thread = await self.thread_of(event.incident_id)
+            if thread is None:
+                return
+            self.routes[event.incident_id] = thread
+        await thread.on_event(event)
 
 
 def help_text(error: str | None) -> str:
-    return f"{blocks.escape(error, 500)}\n\n{HELP}" if error else HELP
+    """The help, after what was wrong (``error`` is mrkdwn whose untrusted parts are escaped)."""
+    return f"{error}\n\n{HELP}" if error else HELP

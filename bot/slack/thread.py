@@ -20,24 +20,33 @@ from bot.agent.events import StepEvent
 from bot.agent.types import IncidentOutcome, Proposal
 from bot.slack import blocks
 
-# Slack allows about one message per second per channel.
+# Slack allows about one message per second per channel, with short bursts.
 CHANNEL_INTERVAL_S = 1.0
+CHANNEL_BURST = 3
 
 
 class ChannelPacer:
-    """Spaces Web API writes per channel across every thread of the process."""
+    """Spaces Web API writes per channel across every thread of the process: a token bucket of
+    ``burst`` writes refilled at one per ``interval_s``, so an incident's first step and its
+    proposal go out at once while a storm settles at one write per second."""
 
-    def __init__(self, interval_s: float = CHANNEL_INTERVAL_S) -> None:
+    def __init__(self, interval_s: float = CHANNEL_INTERVAL_S, burst: int = CHANNEL_BURST) -> None:
         self.interval_s = interval_s
-        self._next: dict[str, float] = defaultdict(float)
+        self.burst = burst
+        self._tokens: dict[str, float] = defaultdict(lambda: float(burst))
+        self._stamp: dict[str, float] = defaultdict(time.monotonic)
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def wait(self, channel: str) -> None:
+        """Return when ``channel`` may take one more write (taking it)."""
         async with self._locks[channel]:
-            delay = self._next[channel] - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self._next[channel] = time.monotonic() + self.interval_s
+            now = time.monotonic()
+            earned = (now - self._stamp[channel]) / self.interval_s if self.interval_s else 1e9
+            tokens = min(float(self.burst), self._tokens[channel] + earned)
+            if tokens < 1.0:
+                await asyncio.sleep((1.0 - tokens) * self.interval_s)
+                tokens = 1.0
+            self._tokens[channel], self._stamp[channel] = tokens - 1.0, time.monotonic()
 
 
 class IncidentThread:
