@@ -49,6 +49,7 @@ def agent_json(world: World, agent: Agent) -> dict[str, Any]:
         "use_fallback": agent.use_fallback,
         "rollout_percentage": agent.rollout_percentage,
         "last_error": last_error(world, agent),
+        "endpoint": agent.endpoint,
     }
 
 

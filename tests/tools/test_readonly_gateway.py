@@ -58,3 +58,19 @@ async def test_slow_gateway_is_an_error_within_the_deadline(
     assert time.perf_counter() - started < policy.timeout_s + 1
     assert result.status == "error" and result.evidence == {}
     assert "GET http://sandbox/gateway/health" in (result.error or "")
+
+
+async def test_an_agent_served_from_an_endpoint_says_which(sandbox: Sandbox, platform: Any) -> None:
+    def serve_from_endpoint(world: Any) -> Any:
+        copy = world.model_copy(deep=True)
+        agent = copy.agent("qa_agent")
+        agent.endpoint = "qa-ft"
+        return copy
+
+    await sandbox.state.mutate(serve_from_endpoint)
+    result = await run_tool(platform, "agent_health", {"agent": "qa_agent"})
+    assert result.evidence["agent"]["endpoint"] == "qa-ft"
+    assert "served by endpoint qa-ft" in result.summary
+    assert result.evidence["agent"]["status"] == "degraded"  # qa-ft does not exist: fallbacks
+    other = await run_tool(platform, "agent_health", {"agent": "support_agent"})
+    assert other.evidence["agent"]["endpoint"] is None

@@ -36,6 +36,8 @@ class AgentState(_Loose):
     use_fallback: bool | None = None
     rollout_percentage: int | None = None
     last_error: str | None = None
+    # The serving endpoint the fine-tuned model is served from (None: the provider serves it).
+    endpoint: str | None = None
 
 
 class ChatAnswer(_Loose):

@@ -35,6 +35,9 @@ class AgentDetail(BaseModel):
     use_fallback: bool | None
     rollout_percentage: int | None
     last_error: str | None
+    endpoint: str | None = Field(
+        None, description="the serving endpoint of the fine-tuned model (None: the provider)"
+    )
 
 
 class AgentHealthEvidence(BaseModel):
@@ -80,6 +83,8 @@ async def agent_health(platform: Platform, params: AgentHealthParams) -> Finding
             f"(use_finetuned={detail.use_finetuned}, use_fallback={detail.use_fallback}, "
             f"rollout {detail.rollout_percentage}%)"
         )
+        if detail.endpoint:
+            summary += f", fine-tuned model served by endpoint {detail.endpoint}"
         if detail.last_error:
             summary += f", last error: {detail.last_error}"
     return Finding(ToolStatus.OK, summary, evidence)
