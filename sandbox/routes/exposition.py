@@ -8,14 +8,17 @@ query API. Histogram quantiles match only approximately (bucket interpolation).
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
-from sandbox.simulation import FLEET_TARGET, slis
+from sandbox.routes.gateway import agent_status
+from sandbox.simulation import FLEET_TARGET, ai_query_calls, slis
 from sandbox.state import SandboxState
+from sandbox.world import World
 from tools.redact import redact
 
 BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
@@ -131,6 +134,7 @@ def advance(state: SandboxState, now: float) -> list[str]:
                 ("expected_version", str(values["expected_version"] or "")),
             )
             gauges.append(("model_deployed_version_info", labels, 1))
+    gauges += rule_series(world)
     by_metric: dict[str, list[str]] = {}
     for (metric, labels), value in state.counters.items():
         if metric.startswith("_") or dict(labels).get("target") not in targets:
@@ -147,6 +151,40 @@ def advance(state: SandboxState, now: float) -> list[str]:
         )
         lines += [f"# TYPE {family} {kind}", *samples]
     return lines
+
+
+_ERROR_CLASS = re.compile(r"^\[([A-Z0-9_]+)\]")
+_HTTP_CODE = re.compile(r"failed with code (\d{3})")
+
+
+def rule_series(world: World) -> list[tuple[str, Labels, float]]:
+    """Series some alert rules need beyond the SLIs (deploy/prometheus/rules/model-alerts.yml):
+    each endpoint's config update state and the age of its last update (an update stuck in
+    progress), the gateway's health verdict per agent, and every failed ``ai_query`` pipeline
+    with the endpoint it calls, its error class and HTTP code (a deleted or misspelled endpoint
+    has no series of its own, but its callers' failures name it)."""
+    out: list[tuple[str, Labels, float]] = []
+    for ep in world.endpoints:
+        t: Labels = (("target", ep.name),)
+        out.append(("model_endpoint_config_update_info", (*t, ("state", ep.config_update)), 1))
+        out.append(("model_endpoint_last_update_age_seconds", t, ep.updated_minutes_ago * 60))
+    for agent in world.agents:
+        status = agent_status(world, agent)
+        out.append(("model_agent_health_info", (("target", agent.name), ("status", status)), 1))
+    for pipeline in world.pipelines:
+        if pipeline.state != "FAILED":
+            continue
+        error_class = _ERROR_CLASS.match(pipeline.last_error)
+        code = _HTTP_CODE.search(pipeline.last_error)
+        for call in ai_query_calls(pipeline.sql):
+            labels: Labels = (
+                ("target", call.endpoint),
+                ("pipeline", pipeline.name),
+                ("error_class", error_class.group(1) if error_class else "UNKNOWN"),
+                ("code", code.group(1) if code else ""),
+            )
+            out.append(("model_pipeline_failure_info", labels, 1))
+    return out
 
 
 def exposition_router(state: SandboxState) -> APIRouter:
