@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
-
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-from psycopg import AsyncConnection
-from psycopg.rows import DictRow, dict_row
-from psycopg_pool import AsyncConnectionPool
+from typing import TYPE_CHECKING, Any
 
 from bot.store.engine import StoreError, async_url
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+
+# Each backend's saver (and psycopg for PostgreSQL) is imported when a database of its kind is
+# opened: a SQLite bot, the CLI on its default store, never pays for the PostgreSQL stack.
 
 # Any constant: the advisory lock that keeps replicas from running the migrations at once.
 _SETUP_LOCK_ID = 7_420_118
@@ -38,13 +37,26 @@ async def open_checkpointer(database_url: str) -> AsyncIterator[BaseCheckpointSa
     """
     url = async_url(database_url)
     if url.get_backend_name() == "sqlite":
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
         if not url.database or url.database == ":memory:":
             raise StoreError("the checkpointer needs a SQLite file path")
         async with AsyncSqliteSaver.from_conn_string(url.database) as sqlite_saver:
             await sqlite_saver.setup()
             yield sqlite_saver
         return
-    conninfo = _libpq_url(database_url)
+    async with _postgres_saver(_libpq_url(database_url)) as postgres_saver:
+        yield postgres_saver
+
+
+@asynccontextmanager
+async def _postgres_saver(conninfo: str) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+    """``AsyncPostgresSaver`` over a pool, its tables set up once across replicas."""
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from psycopg import AsyncConnection
+    from psycopg.rows import DictRow, dict_row
+    from psycopg_pool import AsyncConnectionPool
+
     async with await AsyncConnection.connect(conninfo, autocommit=True) as lock_conn:
         await lock_conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK_ID,))
         try:
