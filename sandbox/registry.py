@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from sandbox.sqltypes import colspec, parse_type
 from sandbox.world import Field_, ModelVersion, RegisteredModel, World
 
 DB_NAME = "mlflow.db"
@@ -84,24 +85,29 @@ def template_db() -> Path:
 
 
 def _colspec(fields: list[Field_]) -> str:
-    return json.dumps([{"type": f.type, "name": f.name, "required": f.required} for f in fields])
+    # MLflow's column spec: arrays carry `items`, structs are objects with `properties`.
+    return json.dumps(
+        [{**colspec(parse_type(f.type)), "name": f.name, "required": f.required} for f in fields]
+    )
 
 
-def write_mlmodel(directory: Path, version: ModelVersion) -> None:
-    """Write the ``MLmodel`` file of one version: the signature lives there, not in the registry."""
+def write_mlmodel(directory: Path, version: ModelVersion | None, number: str = "") -> None:
+    """Write the ``MLmodel`` file of one version: the signature lives there, not in the registry.
+    A deleted version (``None``) had one too, but nothing reads it once it is gone."""
     directory.mkdir(parents=True, exist_ok=True)
-    mlmodel = {
+    mlmodel: dict[str, Any] = {
         "artifact_path": "model",
         "flavors": {
             "python_function": {"loader_module": "sandbox.model", "python_version": "3.11"}
         },
-        "model_uuid": f"sandbox-{version.version}",
-        "signature": {
+        "model_uuid": f"sandbox-{version.version if version else number}",
+    }
+    if version is not None:
+        mlmodel["signature"] = {
             "inputs": _colspec(version.inputs),
             "outputs": _colspec(version.outputs),
             "params": None,
-        },
-    }
+        }
     (directory / "MLmodel").write_text(yaml.safe_dump(mlmodel, sort_keys=False), encoding="utf-8")
 
 
@@ -113,7 +119,9 @@ def sync_registry(
     world: World, tracking_uri: str, artifacts: Path, now_ms: int | None = None
 ) -> None:
     """Make the registry hold what ``world.models`` says: models, versions (with their ``MLmodel``),
-    tags, descriptions and aliases. Idempotent; never deletes models or versions."""
+    tags, descriptions and aliases. Idempotent. A deleted version (``deleted_versions``, or a gap
+    in the numbers) is registered and deleted as it happened, so the numbers match the world's;
+    nothing else is ever deleted."""
     from mlflow.exceptions import MlflowException
 
     client = _client(tracking_uri)
@@ -125,25 +133,45 @@ def sync_registry(
             client.create_registered_model(
                 model.name, tags=model.tags, description=model.description
             )
+            fresh = True
+        else:
+            fresh = False
         existing = {str(mv.version) for mv in client.search_model_versions(f"name='{model.name}'")}
         lineage = _lineage_tags(world, model, now_ms)
-        for version in sorted(model.versions, key=lambda v: int(v.version)):
-            path = _artifact_dir(artifacts, model.name, version.version)
-            write_mlmodel(path, version)
-            tags = {**lineage.get(version.version, {}), **version.tags}
-            if version.version not in existing:
-                created = client.create_model_version(
-                    model.name, source=str(path), tags=tags, description=version.description
-                )
-                if str(created.version) != version.version:
-                    raise ValueError(
-                        f"{model.name}: versions must be numbered 1, 2, ... in order; "
-                        f"registry assigned {created.version} for world version {version.version}"
-                    )
-            else:
-                for key, value in tags.items():
-                    client.set_model_version_tag(model.name, version.version, key, value)
+        for number, version in model.numbers():
+            if version is None and not fresh:
+                continue  # deleted before: the registry never hands its number out again
+            _sync_version(client, model, str(number), version, artifacts, lineage, existing)
         _sync_model_aliases(client, model)
+
+
+def _sync_version(  # type: ignore[no-untyped-def]
+    client,
+    model: RegisteredModel,
+    number: str,
+    version: ModelVersion | None,
+    artifacts: Path,
+    lineage: dict[str, dict[str, str]],
+    existing: set[str],
+) -> None:
+    """Register version ``number`` (a deleted one is registered, then deleted, as it happened)."""
+    path = _artifact_dir(artifacts, model.name, number)
+    write_mlmodel(path, version, number)
+    tags = {**lineage.get(number, {}), **(version.tags if version else {})}
+    if number in existing:
+        for key, value in tags.items():
+            client.set_model_version_tag(model.name, number, key, value)
+        return
+    created = client.create_model_version(
+        model.name, source=str(path), tags=tags, description=version.description if version else ""
+    )
+    if str(created.version) != number:
+        raise ValueError(
+            f"{model.name}: the registry assigned version {created.version} where the world "
+            f"has {number}; versions and deleted_versions must leave no number unaccounted for"
+        )
+    if version is None:
+        client.delete_model_version(model.name, number)
 
 
 def _lineage_tags(world: World, model: RegisteredModel, now_ms: int) -> dict[str, dict[str, str]]:

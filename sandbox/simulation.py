@@ -6,23 +6,26 @@ numbers, so a scenario's expected diagnosis never flickers.
 
 from __future__ import annotations
 
-import re
 import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.sqltypes import normalise, parse_type, sample_value
 from sandbox.world import (
     WORKLOAD_CONCURRENCY,
     WORKLOAD_MAX_RATE_PER_MIN,
     Agent,
     Endpoint,
+    EndpointConfig,
     Field_,
     MetricEpisode,
     MetricPins,
     ModelVersion,
     Pipeline,
+    Route,
     World,
 )
+from tools.readonly.pipelines import parse_ai_query_calls
 
 # The service-level objectives the default world is healthy against (and alerts are written for).
 SLO_AVAILABILITY = 0.999
@@ -82,14 +85,6 @@ SLI_NAMES = (
 
 # --------------------------------------------------------------------------- pipelines' SQL
 
-_AI_QUERY = re.compile(
-    r"ai_query\s*\(\s*'(?P<endpoint>[^']+)'\s*,(?P<rest>.*?)\)\s+AS\s", re.I | re.S
-)
-_NAMED_STRUCT = re.compile(r"named_struct\s*\((?P<args>[^)]*)\)", re.I)
-_RETURN_TYPE = re.compile(r"returnType\s*=>\s*'(?P<type>[^']*)'", re.I)
-_FAIL_ON_ERROR = re.compile(r"failOnError\s*=>\s*(?P<flag>true|false)", re.I)
-_STRUCT_FIELD = re.compile(r"(\w+)\s*:\s*(\w+)")
-
 
 @dataclass(frozen=True)
 class AiQueryCall:
@@ -97,34 +92,26 @@ class AiQueryCall:
 
     endpoint: str
     request_fields: tuple[str, ...]
-    return_fields: tuple[tuple[str, str], ...]  # (name, lower-case type)
+    return_fields: tuple[tuple[str, str], ...]  # (name, canonical type)
     fail_on_error: bool
 
 
 def ai_query_calls(sql: str) -> list[AiQueryCall]:
-    """The ``ai_query('<endpoint>', named_struct(...), returnType => '...')`` calls of SQL."""
-    calls = []
-    for match in _AI_QUERY.finditer(sql):
-        rest = match.group("rest")
-        struct = _NAMED_STRUCT.search(rest)
-        fields: tuple[str, ...] = ()
-        if struct:
-            fields = tuple(re.findall(r"'([^']+)'\s*,", struct.group("args")))
-        rtype = _RETURN_TYPE.search(rest)
-        returns = tuple(
-            (name, typ.lower())
-            for name, typ in _STRUCT_FIELD.findall(rtype.group("type") if rtype else "")
+    """The ``ai_query`` calls of SQL, in every form the SQL engine accepts: positional or named
+    arguments (``endpoint =>``, ``request =>``, ``returnType =>``, ``failOnError =>``), quoted
+    either way, ``named_struct`` or ``struct(col AS name)`` requests, and returnTypes with
+    nested types (``STRUCT<labels: ARRAY<STRING>, meta: STRUCT<score: DOUBLE>>``) or the DDL
+    form. The grammar is the bot's SQL reader's, so every call the bot can read, the platform runs
+    the same way."""
+    return [
+        AiQueryCall(
+            endpoint=call.endpoint_called,
+            request_fields=tuple(call.request_fields),
+            return_fields=tuple((f.name, normalise(f.type)) for f in call.return_fields),
+            fail_on_error=call.fail_on_error,
         )
-        flag = _FAIL_ON_ERROR.search(rest)
-        calls.append(
-            AiQueryCall(
-                endpoint=match.group("endpoint"),
-                request_fields=fields,
-                return_fields=returns,
-                fail_on_error=flag is None or flag.group("flag").lower() == "true",
-            )
-        )
-    return calls
+        for call in parse_ai_query_calls(sql)
+    ]
 
 
 def callers(world: World, endpoint: str) -> list[tuple[Pipeline, AiQueryCall]]:
@@ -148,8 +135,8 @@ def input_problems(
 
 
 def _returns_match(outputs: list[Field_], returns: tuple[tuple[str, str], ...]) -> bool:
-    declared = {f.name: f.type.lower() for f in outputs}
-    return all(declared.get(name) == typ for name, typ in returns)
+    declared = {f.name: normalise(f.type) for f in outputs}
+    return all(declared.get(name) == normalise(typ) for name, typ in returns)
 
 
 # --------------------------------------------------------------------------- endpoints
@@ -226,7 +213,9 @@ def _tag_accuracy(version: ModelVersion) -> float:
 
 
 def _drift_penalty(psi: float) -> float:
-    return max(0.0, psi - 0.1) * 0.5
+    # A shift below the "significant" PSI (F2's drift line) costs no measurable accuracy; above it
+    # every 0.1 of PSI costs 5 points.
+    return max(0.0, psi - SLO["input_psi"]) * 0.5
 
 
 def ep_rate(ep: Endpoint, calls: list[tuple[Pipeline, AiQueryCall]]) -> float:
@@ -598,22 +587,54 @@ def _over_window(values: dict[str, Any], pins: MetricPins, window: float) -> dic
     return out
 
 
+def served_entity_view(world: World, target: str) -> tuple[World, Endpoint] | None:
+    """``<endpoint>/<served entity>``: the series the exporter writes per served entity (the
+    canary's own numbers during a traffic split), as an endpoint that serves only that entity
+    with its share of the load. Its pins are ``world.metrics['<endpoint>/<entity>']``."""
+    name, _, entity_name = target.partition("/")
+    ep = world.endpoint(name)
+    if ep is None or not entity_name:
+        return None
+    entity = next((e for e in ep.config.served_entities if e.name == entity_name), None)
+    if entity is None:
+        return None
+    share = sum(
+        r.traffic_percentage for r in ep.config.routes if r.served_entity_name == entity_name
+    )
+    load = ep_rate(ep, callers(world, ep.name)) * share / 100
+    config = EndpointConfig(
+        served_entities=[entity],
+        routes=[Route(served_entity_name=entity.name, traffic_percentage=100)] if share else [],
+    )
+    alone = ep.model_copy(update={"config": config, "request_rate_per_min": load})
+    # The load of the pipelines is in the entity's share already.
+    return world.model_copy(update={"pipelines": [], "endpoints": [alone]}), alone
+
+
 def slis(world: World, target: str, window_minutes: float | None = None) -> dict[str, Any]:
-    """Every SLI of ``target`` (an endpoint or agent name, or ``gateway`` for the whole fleet) by
+    """Every SLI of ``target`` (an endpoint or agent name, ``<endpoint>/<served entity>`` for one
+    served entity of an endpoint, or ``gateway`` for the whole fleet) by
     the evidence names of the ``slis`` tool, over the last ``window_minutes`` (default: the last
     few minutes). ``None`` means "no series"; ``missing`` lists those names. Pins in
     ``world.metrics[target]`` override single values (their ``history`` episodes count for the
     part of the window they cover); ``missing=True`` removes every series."""
     pins = world.metrics.get(target, MetricPins())
     ep, agent = world.endpoint(target), world.agent(target)
+    view = served_entity_view(world, target) if ep is None and agent is None else None
+    shown = world
+    if view is not None:
+        shown, ep = view
     fleet = ep is None and agent is None and target == FLEET_TARGET and bool(world.agents)
     values: dict[str, Any]
     if pins.missing or (ep is None and agent is None and not fleet):
         values = dict.fromkeys(SLI_NAMES)
     else:
         psi = pins.input_psi if pins.input_psi is not None else PSI_BASELINE
+        if view is not None and pins.input_psi is None:
+            parent = world.metrics.get(target.partition("/")[0], MetricPins()).input_psi
+            psi = parent if parent is not None else psi
         if ep is not None:
-            values = endpoint_slis(world, ep, psi)
+            values = endpoint_slis(shown, ep, psi)
         elif agent is not None:
             values = agent_slis(world, agent)
         else:
@@ -719,15 +740,10 @@ def _prediction(version: ModelVersion, row: dict[str, Any], index: int) -> Any:
     score = 0.5 + (seed % 500) / 1000
     out: dict[str, Any] = {}
     for i, field in enumerate(version.outputs):
-        numeric = field.type.lower() in ("double", "float", "long", "integer", "int")
-        if field.name in ("label", "sentiment", "prediction", "class"):
-            value: Any = "positive" if seed % 2 else "negative"
-        else:
-            value = round(score - i * 0.01, 3)
-        if style == "floats":
-            value = round(score - i * 0.01, 3)
-        elif not numeric:
-            value = str(value)
+        kind = parse_type(field.type)
+        value: Any = sample_value(kind, field.name, seed - i * 10)
+        if style == "floats" and kind.kind == "string":
+            value = round(score - i * 0.01, 3)  # a raw float where the signature says string
         key = field.name
         if style == "dynamic_keys":
             key = [

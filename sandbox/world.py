@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sandbox.sqltypes import parse_type
 
 WorkloadSize = Literal["Small", "Medium", "Large"]
 # Provisioned concurrency per workload size (Databricks: Small = 4, Medium = 8-16, Large = 16-64).
@@ -47,11 +49,22 @@ class Strict(BaseModel):
 
 
 class Field_(Strict):
-    """One column of a signature: ``{"name": "text", "type": "string"}``."""
+    """One column of a signature: ``{"name": "text", "type": "string"}``.
+
+    ``type`` is any type a signature allows, spelled as a returnType spells it
+    (``sandbox/sqltypes.py``): ``string``, ``double``, ``long``, ``boolean``, ...,
+    ``array<string>``, ``map<string, double>``, ``struct<label: string, scores: array<double>>``.
+    """
 
     name: str
     type: str = "string"
     required: bool = True
+
+    @field_validator("type")
+    @classmethod
+    def _a_type(cls, value: str) -> str:
+        parse_type(value)  # a ValueError names what is wrong
+        return value
 
 
 class ModelBehaviour(Strict):
@@ -65,7 +78,10 @@ class ModelBehaviour(Strict):
 
 
 class ModelVersion(Strict):
-    version: str
+    version: str = Field(
+        pattern=r"^[1-9][0-9]*$",
+        description="the number the registry gave it (1, 2, ...; gaps are deleted versions)",
+    )
     created_minutes_ago: float = 60 * 24 * 7
     created_by: str = "ml-pipeline"
     description: str = ""
@@ -81,9 +97,35 @@ class RegisteredModel(Strict):
     tags: dict[str, str] = Field(default_factory=dict)
     versions: list[ModelVersion] = Field(default_factory=list)
     aliases: dict[str, str] = Field(default_factory=dict, description="alias -> version")
+    deleted_versions: list[str] = Field(
+        default_factory=list,
+        description="versions registered and then deleted (also above the last live one); a "
+        "number missing below the highest version is deleted too. The registry numbers versions "
+        "1, 2, ... and never reuses a number, so a deleted version leaves a gap",
+    )
 
     def version(self, version: str) -> ModelVersion | None:
         return next((v for v in self.versions if v.version == version), None)
+
+    def numbers(self) -> list[tuple[int, ModelVersion | None]]:
+        """Every number the registry has handed out, with its version (``None``: deleted)."""
+        live = {int(v.version): v for v in self.versions}
+        top = max([*live, *(int(d) for d in self.deleted_versions)], default=0)
+        return [(n, live.get(n)) for n in range(1, top + 1)]
+
+    @model_validator(mode="after")
+    def _numbered(self) -> RegisteredModel:
+        numbers = [v.version for v in self.versions]
+        if len(numbers) != len(set(numbers)):
+            raise ValueError(f"model {self.name!r}: version numbers must be unique, got {numbers}")
+        for deleted in self.deleted_versions:
+            if not deleted.isdigit() or int(deleted) < 1:
+                raise ValueError(
+                    f"model {self.name!r}: deleted version {deleted!r} is not 1, 2, ..."
+                )
+            if deleted in numbers:
+                raise ValueError(f"model {self.name!r}: version {deleted} is live and deleted")
+        return self
 
 
 class ServedEntity(Strict):

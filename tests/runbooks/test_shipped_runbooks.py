@@ -101,8 +101,12 @@ def test_the_staged_rollout_moves_one_stage_per_incident_after_24_hours() -> Non
     assert [p.split(": ")[1].split(",")[0] for p in percentages] == ["10", "25", "50"]
     # 100 % and the champion alias together, only at the last stage.
     assert runbook.node("canary_100").params["to_version"] == "=facts.challenger_version"
-    rollout = runbook.node("rollout_check")
-    assert isinstance(rollout, CheckNode) and rollout.params["window_minutes"] == 1440
+    # The stage is judged over its 24 h, by each version's own series (or the endpoint's).
+    for name in ("rollout_check", "rollout_champion_check", "rollout_endpoint_check"):
+        rollout = runbook.node(name)
+        assert isinstance(rollout, CheckNode) and rollout.params["window_minutes"] == 1440
+    rollout = runbook.node("rollout_endpoint_check")
+    assert isinstance(rollout, CheckNode)
     due = {b.goto: b.when for b in rollout.branches}
     for share, stage in [(10, "canary_25"), (25, "canary_50"), (50, "canary_100")]:
         assert f"facts.challenger_share == {share}" in due[stage]

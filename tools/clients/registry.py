@@ -139,6 +139,24 @@ def _version_info(mv: Any) -> ModelVersionInfo:
     )
 
 
+def spark_type(col: Any) -> str:
+    """A column spec's type as an ``ai_query`` returnType spells it: MLflow writes an array as
+    ``{"type": "array", "items": {...}}`` and a struct as ``{"type": "object", "properties":
+    {...}}``, a pipeline as ``ARRAY<...>`` and ``STRUCT<name: ...>``."""
+    if not isinstance(col, dict):
+        return "unknown"
+    kind = str(col.get("type") or "unknown").lower()
+    if kind == "array":
+        return f"array<{spark_type(col.get('items'))}>"
+    if kind == "map":
+        return f"map<string, {spark_type(col.get('values'))}>"
+    if kind == "object":
+        props = col.get("properties")
+        fields = props.items() if isinstance(props, dict) else []
+        return "struct<" + ", ".join(f"{name}: {spark_type(sub)}" for name, sub in fields) + ">"
+    return kind
+
+
 def parse_signature_fields(raw: Any) -> list[SignatureField]:
     """The columns of one side of an ``MLmodel`` signature (a JSON string, or already parsed)."""
     if raw in (None, ""):
@@ -146,7 +164,11 @@ def parse_signature_fields(raw: Any) -> list[SignatureField]:
     data = json.loads(raw) if isinstance(raw, str) else raw
     if not isinstance(data, list):
         raise ValueError(f"signature side is not a list: {str(data)[:100]}")
-    return [SignatureField.model_validate(col) for col in data if isinstance(col, dict)]
+    return [
+        SignatureField.model_validate({**col, "type": spark_type(col)})
+        for col in data
+        if isinstance(col, dict)
+    ]
 
 
 def _call_text(method: str, *args: str) -> str:

@@ -63,6 +63,13 @@ class EndpointStatusEvidence(BaseModel):
         None, description="an A/B split: the version with the smaller share of traffic"
     )
     challenger_share: int | None = Field(None, description="its traffic percentage")
+    challenger_entity: str | None = Field(
+        None,
+        description="the served entity of the challenger: its own series are `<endpoint>/<entity>`",
+    )
+    champion_entity: str | None = Field(
+        None, description="during a split, the served entity with the larger share of traffic"
+    )
 
 
 # Tags that say which environment an endpoint belongs to, and the values that mean development
@@ -84,13 +91,22 @@ def environment_of(name: str, tags: dict[str, str]) -> str:
 def challenger_of(endpoint: ServingEndpoint) -> tuple[str | None, int | None]:
     """The version with the smaller traffic share when two served versions both take traffic."""
     versions = {e.name: e.entity_version for e in endpoint.config.served_entities}
+    split = split_entities(endpoint)
+    if split is None:
+        return None, None
+    return versions.get(split[0]), split[1]
+
+
+def split_entities(endpoint: ServingEndpoint) -> tuple[str, int, str] | None:
+    """``(challenger entity, its share, champion entity)`` when two entities both take traffic."""
     routed = sorted(
         (r for r in endpoint.config.traffic_config.routes if r.traffic_percentage > 0),
         key=lambda r: r.traffic_percentage,
     )
     if len(routed) < 2:
-        return None, None
-    return versions.get(routed[0].served_entity_name), routed[0].traffic_percentage
+        return None
+    small, large = routed[0], routed[-1]
+    return small.served_entity_name, small.traffic_percentage, large.served_entity_name
 
 
 def primary_entity(endpoint: ServingEndpoint) -> Any:
@@ -121,6 +137,7 @@ def describe_endpoint(endpoint: ServingEndpoint, now_ms: float) -> EndpointStatu
     ]
     tags = {t.key: t.value for t in endpoint.tags}
     challenger, share = challenger_of(endpoint)
+    split = split_entities(endpoint)
     return EndpointStatusEvidence(
         exists=True,
         ready=endpoint.state.ready or None,
@@ -155,6 +172,8 @@ def describe_endpoint(endpoint: ServingEndpoint, now_ms: float) -> EndpointStatu
         environment=environment_of(endpoint.name, tags),
         challenger_version=challenger,
         challenger_share=share,
+        challenger_entity=split[0] if split else None,
+        champion_entity=split[2] if split else None,
     )
 
 
@@ -302,7 +321,7 @@ def read_invocation(
     dicts = [p for p in predictions if isinstance(p, dict)]
     key_sets = [frozenset(p) for p in dicts]
     keys = sorted(set().union(*key_sets)) if key_sets else []
-    declared = {f.name: f.type.lower() for f in signature.outputs} if signature else {}
+    declared = {f.name: normalise_type(f.type) for f in signature.outputs} if signature else {}
     non_string = sorted(
         {
             k
@@ -411,6 +430,33 @@ class SignatureCheckEvidence(BaseModel):
 # How many older versions a contract check reads the signatures of (newest first).
 OLDER_VERSIONS_CHECKED = 5
 
+# Spark SQL spellings of the signature's scalar types (a returnType may write either).
+_TYPE_SYNONYMS = {
+    "int": "integer",
+    "bigint": "long",
+    "smallint": "integer",
+    "tinyint": "integer",
+    "bool": "boolean",
+    "real": "float",
+    "str": "string",
+    "timestamp": "datetime",
+    "date": "datetime",
+}
+_TYPE_WORD = re.compile(r"\b(" + "|".join(_TYPE_SYNONYMS) + r")\b")
+
+
+def same_type(a: str, b: str) -> bool:
+    """Whether two type spellings name the same type: case, spacing, ``name: type`` or
+    ``name type`` inside a struct, and ``BIGINT``/``long``-style synonyms do not matter."""
+    return normalise_type(a) == normalise_type(b)
+
+
+def normalise_type(text: str) -> str:
+    """One spelling of a type (``STRUCT<a: BIGINT>`` and ``struct<a long>`` alike)."""
+    lowered = " ".join(text.lower().replace(":", " ").split())
+    lowered = re.sub(r"\s*([<>,])\s*", r"\1", lowered)
+    return _TYPE_WORD.sub(lambda m: _TYPE_SYNONYMS[m.group(1)], lowered)
+
 
 def _version_key(version: str) -> tuple[int, str]:
     return (int(version) if version.isdigit() else -1, version)
@@ -425,10 +471,10 @@ def contract_matches(
 ) -> bool:
     """Whether a signature accepts what callers send and declares what they parse."""
     names = {f.name for f in inputs}
-    declared = {f.name: f.type.lower() for f in outputs}
+    declared = {f.name: f.type for f in outputs}
     if caller_inputs and (set(required) - set(caller_inputs) or set(caller_inputs) - names):
         return False
-    return all(declared.get(f.name) == f.type.lower() for f in expected)
+    return all(f.name in declared and same_type(declared[f.name], f.type) for f in expected)
 
 
 async def last_matching_version(
@@ -490,12 +536,14 @@ async def signature_check(platform: Platform, params: SignatureCheckParams) -> F
             ToolStatus.NO_DATA, f"no signature registered for what {params.endpoint} serves"
         )
     sig_inputs = {f.name for f in signature.inputs}
-    sig_outputs = {f.name: f.type.lower() for f in signature.outputs}
+    sig_outputs = {f.name: f.type for f in signature.outputs}
     missing = sorted(set(signature.required_inputs) - set(caller_inputs)) if caller_inputs else []
     unexpected = sorted(set(caller_inputs) - sig_inputs)
     output_missing = sorted(f.name for f in expected if f.name not in sig_outputs)
     mismatches = sorted(
-        f.name for f in expected if f.name in sig_outputs and sig_outputs[f.name] != f.type.lower()
+        f.name
+        for f in expected
+        if f.name in sig_outputs and not same_type(sig_outputs[f.name], f.type)
     )
     dynamic = observed.keys_consistent is False or bool(
         set(observed.output_keys) - set(sig_outputs)
