@@ -207,9 +207,11 @@ def create_app(state: SlackState) -> FastAPI:
     @app.api_route("/api/{method}", methods=["GET", "POST"])
     async def web_api(method: str, request: Request) -> JSONResponse:
         args = await _arguments(request)
-        state.calls.append({"method": method, "args": args, "at": time.time()})
+        call = {"method": method, "args": args, "at": time.time(), "status": 200}
+        state.calls.append(call)
         if state.rate_limited_calls > 0:
             state.rate_limited_calls -= 1
+            call["status"] = 429
             return JSONResponse(
                 _error("ratelimited"),
                 status_code=429,

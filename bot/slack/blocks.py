@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.agent.events import StepEvent
-from bot.agent.types import IncidentOutcome, Proposal
+from bot.agent.types import IncidentOutcome
+from bot.domain import Proposal
 
 APPROVE = "proposal_approve"
 REJECT = "proposal_reject"
@@ -128,7 +129,7 @@ def _short(value: Any) -> str:
 def proposal_message(proposal: Proposal, *, why: str = "") -> dict[str, Any]:
     """A proposed change: what and why, the dry-run diff, risk, key, Approve and Reject."""
     diff = list(proposal.dry_run.get("diff") or [])
-    expires = datetime.fromtimestamp(proposal.expires_at).strftime("%H:%M:%S")
+    expires = proposal.expires_at.astimezone().strftime("%H:%M:%S")
     because = escape(why or proposal.diagnosis or "the runbook", 600)
     return {
         "text": f"Proposed change: {escape(proposal.title, 200)}",
@@ -169,15 +170,15 @@ def proposal_message(proposal: Proposal, *, why: str = "") -> dict[str, Any]:
     }
 
 
-def decided_message(proposal: Proposal, verdict: str, actor: str) -> dict[str, Any]:
+def decided_message(title: str, proposal_id: str, verdict: str, actor: str) -> dict[str, Any]:
     """The proposal after its answer: who decided and when; the buttons are gone."""
     at = datetime.now().strftime("%H:%M:%S")
     who = f"<@{escape(actor, 40)}>" if actor and actor != "model-incident-bot" else "the bot"
     return {
-        "text": f"{verdict}: {escape(proposal.title, 200)}",
+        "text": f"{verdict}: {escape(title, 200)}",
         "blocks": [
-            _section(f"*{verdict.capitalize()}:* {escape(proposal.title, 300)}"),
-            _context(f"{verdict} by {who} at {at} · `{proposal.proposal_id}`"),
+            _section(f"*{verdict.capitalize()}:* {escape(title, 300)}"),
+            _context(f"{verdict} by {who} at {at} · `{escape(proposal_id, 100)}`"),
         ],
     }
 

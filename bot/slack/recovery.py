@@ -13,7 +13,7 @@ import logging
 
 from slack_sdk.errors import SlackApiError
 
-from bot.agent.types import Proposal
+from bot.domain import Proposal
 from bot.slack import blocks
 from bot.slack.surface import SlackSurface
 from bot.slack.thread import IncidentThread
@@ -48,19 +48,11 @@ async def sweep_expired(surface: SlackSurface) -> int:
     """Expire every proposal past its time: its message loses its buttons and the incident goes
     on in its thread (the next remedy, or the outcome). Returns how many expired."""
     views = await surface.service.expire_due(on_event=surface.route_event)
-    store = surface.service.records.store
     for view in views:
         thread = await surface.thread_of(view.incident_id)
         if thread is None:
             continue
-        for proposal in await store.list_proposals(incident_id=view.incident_id, status="expired"):
-            ts = await find_proposal_message(surface, thread, proposal.id)
-            if ts is None:
-                continue
-            await surface.pacer.wait(thread.channel)
-            expired = blocks.expired_message(proposal.action, proposal.id)
-            await surface.client.chat_update(channel=thread.channel, ts=ts, **expired)
-            surface.proposal_messages.pop(proposal.id, None)
+        await settle_buttons(surface, thread, view.incident_id)
         await surface.report(view, surface.routes.pop(view.incident_id, thread))
     return len(views)
 
@@ -85,12 +77,34 @@ async def recover(surface: SlackSurface) -> list[str]:
         if thread is None:
             continue
         view = await surface.service.status(summary.incident_id)
+        await settle_buttons(surface, thread, summary.incident_id)
         if view.phase == "running":
             surface.spawn(_resume(surface, summary.incident_id, thread))
             resumed.append(summary.incident_id)
         elif view.pending is not None:
             await _repost_if_missing(surface, thread, view.pending)
     return resumed
+
+
+async def settle_buttons(surface: SlackSurface, thread: IncidentThread, incident_id: str) -> None:
+    """Take the buttons off the messages of proposals that are no longer pending (decided by a
+    process that died before it could update the message, or expired meanwhile)."""
+    store = surface.service.records.store
+    for proposal in await store.list_proposals(incident_id=incident_id):
+        if proposal.status == "pending":
+            continue
+        ts = await find_proposal_message(surface, thread, proposal.id)
+        if ts is None:
+            continue
+        approval = await store.get_approval(proposal.id)
+        message = (
+            blocks.decided_message(proposal.action, proposal.id, approval.decision, approval.actor)
+            if approval is not None
+            else blocks.expired_message(proposal.action, proposal.id)
+        )
+        await surface.pacer.wait(thread.channel)
+        await surface.client.chat_update(channel=thread.channel, ts=ts, **message)
+        surface.proposal_messages.pop(proposal.id, None)
 
 
 async def _resume(surface: SlackSurface, incident_id: str, thread: IncidentThread) -> None:

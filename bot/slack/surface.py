@@ -15,7 +15,8 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.agent.events import StepEvent
-from bot.agent.types import DecisionKind, Trigger
+from bot.agent.types import Trigger
+from bot.domain import DecisionKind
 from bot.service.incidents import IncidentService, new_incident_id
 from bot.service.models import Answer, IncidentView, OpenRequest, ReportTo
 from bot.slack import blocks
@@ -240,7 +241,10 @@ class SlackSurface:
             return
         if before.pending is not None:
             verdict = "approved" if answer.decision is DecisionKind.APPROVE else "rejected"
-            decided = blocks.decided_message(before.pending, verdict, click.user)
+            pending = before.pending
+            decided = blocks.decided_message(
+                pending.title, pending.proposal_id, verdict, click.user
+            )
             await self.client.chat_update(channel=click.channel, ts=click.message_ts, **decided)
             self.proposal_messages.pop(click.proposal_id, None)
         await self.report(view, thread)

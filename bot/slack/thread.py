@@ -17,7 +17,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.agent.events import StepEvent
-from bot.agent.types import IncidentOutcome, Proposal
+from bot.agent.types import IncidentOutcome
+from bot.domain import Proposal
 from bot.slack import blocks
 
 # Slack allows about one message per second per channel, with short bursts.
@@ -37,15 +38,18 @@ class ChannelPacer:
         self._stamp: dict[str, float] = defaultdict(time.monotonic)
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
-    async def wait(self, channel: str) -> None:
-        """Return when ``channel`` may take one more write (taking it)."""
+    async def wait(self, channel: str, *, reserve: int = 0) -> None:
+        """Return when ``channel`` may take one more write (taking it). A write that can wait
+        (a progress update, which coalesces) leaves ``reserve`` writes for the ones that matter
+        (the proposal with its buttons, the outcome)."""
         async with self._locks[channel]:
             now = time.monotonic()
             earned = (now - self._stamp[channel]) / self.interval_s if self.interval_s else 1e9
             tokens = min(float(self.burst), self._tokens[channel] + earned)
-            if tokens < 1.0:
-                await asyncio.sleep((1.0 - tokens) * self.interval_s)
-                tokens = 1.0
+            need = 1.0 + min(reserve, self.burst - 1)
+            if tokens < need:
+                await asyncio.sleep((need - tokens) * self.interval_s)
+                tokens = need
             self._tokens[channel], self._stamp[channel] = tokens - 1.0, time.monotonic()
 
 
@@ -92,7 +96,7 @@ class IncidentThread:
             await self._write()
 
     async def _write(self) -> None:
-        await self.pacer.wait(self.channel)
+        await self.pacer.wait(self.channel, reserve=1)
         pending, self._sent = self.events[self._sent :], len(self.events)
         if not pending:
             return
