@@ -7,6 +7,9 @@ need_apt=()
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v alertmanager >/dev/null 2>&1 || command -v prometheus-alertmanager >/dev/null 2>&1 \
   || need_apt+=(prometheus-alertmanager)
+# Debian's Chromium for the browser test of the local Slack page (Playwright drives it; its own
+# browser download is not used).
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing ${need_apt[*]} (Debian packages)"
   export DEBIAN_FRONTEND=noninteractive
