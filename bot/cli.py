@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.commands import audit, check, demo, diagnose, evals, runbooks, sandbox, serve
+from bot.commands import audit, check, demo, diagnose, evals, postmortem, runbooks, sandbox, serve
 
 app = typer.Typer(
     name="model-incident",
@@ -29,6 +29,7 @@ app.command("resume")(diagnose.resume)
 app.command("demo")(demo.demo)
 app.command("eval")(evals.eval_command)
 app.command("serve")(serve.serve)
+app.command("postmortem")(postmortem.postmortem)
 
 if __name__ == "__main__":
     app()
