@@ -53,6 +53,10 @@ class SlackState(BaseModel):
     users: dict[str, str] = Field(default_factory=dict, description="user id → name")
     rate_limited_calls: int = 0
     retry_after_s: int = 1
+    # Where the page's signed requests go (the bot's /slack/events) and the secret they are
+    # signed with: kept on the server, never sent to the browser.
+    bot_events_url: str | None = Field(None, exclude=True)
+    signing_secret: str = Field("", exclude=True)
 
     def message(self, channel: str, ts: str) -> Message | None:
         return next((m for m in self.messages if m.channel == channel and m.ts == ts), None)
@@ -199,8 +203,12 @@ def _handlers(state: SlackState) -> dict[str, Any]:
 
 
 def create_app(state: SlackState) -> FastAPI:
-    """The local Slack's HTTP app: ``/api/<method>`` plus the ``/_local`` controls."""
+    """The local Slack's HTTP app: ``/api/<method>``, the ``/_local`` controls and the page
+    (``GET /``, ``localslack/page.py``)."""
+    from localslack.page import add_page
+
     app = FastAPI(title="local Slack", docs_url=None, redoc_url=None)
+    add_page(app, state)
     handlers = _handlers(state)
     app.state.slack = state
 
