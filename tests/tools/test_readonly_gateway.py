@@ -16,7 +16,7 @@ async def test_healthy_fleet_and_one_agent(platform: Any) -> None:
     ev = result.evidence
     assert result.status == "ok"
     assert ev["gateway_status"] == "ok" and ev["agents_total"] == 5 and ev["agents_down"] == 0
-    assert not ev["all_down"]
+    assert not ev["all_down"] and not ev["all_failing"] and ev["agents_failing"] == 0
     assert ev["agent"]["finetuned_model"].startswith("ft:") and ev["agent"]["use_fallback"]
 
 
@@ -24,6 +24,7 @@ async def test_all_agents_down(sandbox: Sandbox, platform: Any) -> None:
     await sandbox.inject("agent.all_down")
     ev = (await run_tool(platform, "agent_health", {})).evidence
     assert ev["all_down"] and ev["agents_down"] == ev["agents_total"] == 5
+    assert ev["all_failing"] and ev["agents_failing"] == 5
     assert ev["agent"] is None
 
 

@@ -46,6 +46,10 @@ class AgentHealthEvidence(BaseModel):
     agents_down: int
     agents_total: int
     all_down: bool
+    agents_failing: int = Field(0, description="agents whose status is not ok")
+    all_failing: bool = Field(
+        False, description="every agent is degraded or down: a fleet-wide cause, not one agent's"
+    )
     agent: AgentDetail | None = None
     key_rotation_pending: bool | None = Field(
         None, description="a newer provider key is in the secret store than the gateway holds"
@@ -64,6 +68,7 @@ async def agent_health(platform: Platform, params: AgentHealthParams) -> Finding
             return _unknown_agent(params.agent, exc)
         detail = AgentDetail.model_validate(state.model_dump())
     down = sorted(name for name, status in health.agents.items() if status == "down")
+    failing = sum(1 for status in health.agents.values() if status != "ok")
     total = len(health.agents)
     evidence = AgentHealthEvidence(
         gateway_status=health.status,
@@ -71,6 +76,8 @@ async def agent_health(platform: Platform, params: AgentHealthParams) -> Finding
         agents_down=len(down),
         agents_total=total,
         all_down=total > 0 and len(down) == total,
+        agents_failing=failing,
+        all_failing=total > 0 and failing == total,
         agent=detail,
         key_rotation_pending=health.key_rotation_pending,
     )
