@@ -137,3 +137,24 @@ async def test_memory_growth_across_the_chosen_rate_flips_the_leak(tmp_path: Pat
         result = await _run(doc, tmp_path, f"growth-{growth:g}")
         causes[growth] = result.diagnosed_causes
     assert causes == {40.0: [], 60.0: ["runtime.memory_leak"]}
+
+
+async def test_a_teams_own_fallback_threshold_moves_the_diagnosis(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    # 16 % of refund_agent's calls fall back: above the seed's 10 %, below the 20 % its team set.
+    import shutil
+
+    import evals.drive
+    from bot.runbooks.loader import default_runbook_dir, load_runbooks
+
+    folder = tmp_path / "runbooks"
+    shutil.copytree(default_runbook_dir(), folder)
+    thresholds = yaml.safe_load((folder / "thresholds.yaml").read_text())
+    thresholds["targets"] = {"refund_agent": {"fallback_rate": 0.2}}
+    (folder / "thresholds.yaml").write_text(yaml.safe_dump(thresholds, sort_keys=False))
+    monkeypatch.setattr(evals.drive, "_RUNBOOKS", load_runbooks(folder))
+    doc = _load("fallback-above-10pct")
+    doc["id"] = "metamorphic-team-threshold"
+    result = await _run(doc, tmp_path, "team-threshold")
+    assert result.diagnosed_causes == [] and result.proposals == []
