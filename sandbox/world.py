@@ -182,6 +182,12 @@ class Endpoint(Strict):
     )
     cost_per_hour_usd: float | None = None
     cost_budget_per_hour_usd: float | None = None
+    denied: list[Literal["view", "query", "manage"]] = Field(
+        default_factory=list,
+        description="what the caller of the serving API (the bot's identity) may not do here: "
+        "403 PERMISSION_DENIED on GET (view), invocations (query), config updates and delete "
+        "(manage); the pipelines' own calls are not affected",
+    )
 
     @model_validator(mode="after")
     def _default_id(self) -> Endpoint:

@@ -274,6 +274,20 @@ def _not_found(name: str) -> Exception:
     )
 
 
+_PERMISSIONS = {"view": "CAN_VIEW", "query": "CAN_QUERY", "manage": "CAN_MANAGE"}
+
+
+def guard_permission(ep: Endpoint | None, operation: str) -> None:
+    """403 as the platform says it when the caller lacks ``operation`` on the endpoint."""
+    if ep is not None and operation in ep.denied:
+        raise databricks_error(
+            403,
+            "PERMISSION_DENIED",
+            f"User does not have {_PERMISSIONS[operation]} permission on serving endpoint "
+            f"'{ep.name}'.",
+        )
+
+
 def _rebuilt(world: World) -> World:
     return World.model_validate(world.model_dump())
 
@@ -294,6 +308,7 @@ def serving_router(state: SandboxState) -> APIRouter:
         ep = state.world.endpoint(name)
         if ep is None:
             raise _not_found(name)
+        guard_permission(ep, "view")
         return endpoint_json(ep)
 
     @router.post("/api/2.0/serving-endpoints")
@@ -346,6 +361,7 @@ def serving_router(state: SandboxState) -> APIRouter:
             current = world.endpoint(name)
             if current is None:
                 raise _not_found(name)
+            guard_permission(current, "manage")
             if (
                 current.config_update == "IN_PROGRESS"
                 and current.updated_minutes_ago < STUCK_AFTER_MINUTES
@@ -405,6 +421,7 @@ def serving_router(state: SandboxState) -> APIRouter:
             ep = world.endpoint(name)
             if ep is None:
                 raise _not_found(name)
+            guard_permission(ep, "manage")
             copy = world.model_copy(deep=True)
             copy.endpoints = [e for e in copy.endpoints if e.name != name]
             copy.events.append(
@@ -427,6 +444,7 @@ def serving_router(state: SandboxState) -> APIRouter:
             payload = await request.json()
         except ValueError:
             raise databricks_error(400, "BAD_REQUEST", "Request body is not JSON.") from None
+        guard_permission(state.world.endpoint(name), "query")
         answer = invoke(state.world, name, payload)
         return JSONResponse(answer.body, status_code=answer.status)
 

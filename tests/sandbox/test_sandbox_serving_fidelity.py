@@ -211,3 +211,35 @@ async def test_endpoint_status_names_the_entities_of_a_split(
     assert (evidence["challenger_version"], evidence["challenger_share"]) == ("3", 10)
     assert canary.evidence["deployed_version"] == "3"
     assert canary.evidence["accuracy"] == pytest.approx(0.84)
+
+
+async def test_permission_errors_are_the_platforms_and_read_as_such(
+    sandbox_factory: Callable[[World], Awaitable[Sandbox]], policy: CallPolicy
+) -> None:
+    world = _world(PLAIN)
+    world.endpoints[0].denied = ["view", "query", "manage"]
+    sandbox = await sandbox_factory(World.model_validate(world.model_dump()))
+    try:
+        async with sandbox.http_client() as http:
+            view = await http.get("/api/2.0/serving-endpoints/basket-tagger")
+            query = await http.post(
+                "/serving-endpoints/basket-tagger/invocations", json={"inputs": [{"body": "x"}]}
+            )
+            manage = await http.put(
+                "/api/2.0/serving-endpoints/basket-tagger/config",
+                json={"served_entities": [{"entity_name": MODEL, "entity_version": "1"}]},
+            )
+        status = await run_tool(
+            platform_for_sandbox(sandbox, policy), "endpoint_status", {"endpoint": "basket-tagger"}
+        )
+    finally:
+        await sandbox.close()
+    assert [r.status_code for r in (view, query, manage)] == [403, 403, 403]
+    assert view.json()["error_code"] == "PERMISSION_DENIED"
+    assert "CAN_MANAGE" in manage.json()["message"]
+    assert status.status.value == "ok"
+    assert status.evidence["permission_denied"] is True
+    assert "403 PERMISSION_DENIED" in status.evidence["error_message"]
+    assert "CAN_VIEW" in status.evidence["error_message"]
+    # The pipelines' own calls are not the bot's: they keep being served.
+    assert slis(world, "basket-tagger")["request_rate_per_min"] == 60.0

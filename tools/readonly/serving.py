@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from tools.clients.databricks import Invocation, ServingEndpoint
-from tools.clients.errors import NotFound
+from tools.clients.errors import NotFound, UpstreamHTTPError
 from tools.platform import Platform
 from tools.readonly.pipelines import ReturnField, find_callers
 from tools.result import ToolStatus
@@ -43,6 +43,10 @@ class RouteInfo(BaseModel):
 
 class EndpointStatusEvidence(BaseModel):
     exists: bool
+    permission_denied: bool = Field(
+        False, description="the serving API refused to show the endpoint (HTTP 403)"
+    )
+    error_message: str = Field("", description="the platform's words when it refused")
     ready: str | None = None
     config_update: str | None = None
     update_minutes: float | None = Field(None, description="minutes since the last update started")
@@ -188,6 +192,17 @@ async def endpoint_status(platform: Platform, params: EndpointParams) -> Finding
             f"endpoint {params.endpoint} does not exist",
             EndpointStatusEvidence(exists=False),
         )
+    except UpstreamHTTPError as exc:
+        if exc.status_code != 403:
+            raise
+        # A refusal is an answer: the endpoint is there (a missing one is a 404) and the
+        # platform says who may not do what; that is for whoever grants permissions.
+        evidence = EndpointStatusEvidence(
+            exists=True, permission_denied=True, error_message=_platform_message(exc)
+        )
+        return Finding(
+            ToolStatus.OK, f"{params.endpoint}: refused, {evidence.error_message}", evidence
+        )
     evidence = describe_endpoint(endpoint, time.time() * 1000)
     summary = (
         f"{params.endpoint}: {evidence.ready}, {evidence.config_update}, serving "
@@ -198,6 +213,13 @@ async def endpoint_status(platform: Platform, params: EndpointParams) -> Finding
     if evidence.state_message:
         summary += f": {evidence.state_message}"
     return Finding(ToolStatus.OK, summary, evidence)
+
+
+def _platform_message(exc: UpstreamHTTPError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    message = body.get("message") if isinstance(body.get("message"), str) else None
+    code = exc.error_code or "PERMISSION_DENIED"
+    return f"{exc.status_code} {code}: {message or exc.reason}"
 
 
 # -- list_endpoints ----------------------------------------------------------------------------
