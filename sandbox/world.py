@@ -338,7 +338,8 @@ class MetricEpisode(Strict):
 
 
 class MetricPins(Strict):
-    """Values that override the simulation for one target (endpoint or agent name).
+    """Values that override the simulation for one target (endpoint or agent name, or
+    ``<endpoint>/<served entity>`` for one version of a traffic split: the canary's own numbers).
 
     ``None`` means "simulate"; ``missing=True`` means Prometheus has no series for this target.
     """
@@ -390,7 +391,11 @@ class World(Strict):
     provider: Provider = Field(default_factory=Provider)
     events: list[Event] = Field(default_factory=list)
     logs: list[LogLine] = Field(default_factory=list)
-    metrics: dict[str, MetricPins] = Field(default_factory=dict)
+    metrics: dict[str, MetricPins] = Field(
+        default_factory=dict,
+        description="pins by target: an endpoint, an agent, 'gateway', or "
+        "'<endpoint>/<served entity>' for one served version of an endpoint",
+    )
     outages: Outages = Field(default_factory=Outages)
 
     def endpoint(self, name: str) -> Endpoint | None:
