@@ -51,12 +51,13 @@ async def select_runbook(
 ) -> RunbookChoice:
     """Pick the runbook: an alert's name first, then the target's kind as the platform sees it."""
     beside = await endpoint_beside_model(state, call_tool)
+    state_target = state["target"]
     if beside is not None:
         # A registry model name is not an endpoint name: the alert's endpoint label says which
         # endpoint serves it, and the incident is about that endpoint.
         state = {**state, "target": beside}
         choice = await _choose(deps, state, call_tool)
-        why = f"{beside!r} serves the registry model the alert names; {choice.reason}"
+        why = f"{beside!r} serves the registry model {state_target!r}; {choice.reason}"
         return dataclasses.replace(choice, target=beside, reason=why)
     return await _choose(deps, state, call_tool)
 
@@ -76,16 +77,39 @@ async def endpoint_beside_model(
     """
     labels: dict[str, str] = dict(state["trigger"].get("labels", {}))
     target = state["target"]
-    if labels.get("model", "").strip() != target:
-        return None
-    for label in _ENDPOINT_LABELS:
-        name = labels.get(label, "").strip()
-        if not name or name == target or name in FLEET_NAMES:
-            continue
-        status = await call_tool(state, "endpoint_status", {"endpoint": name}, cached=True)
-        if status.status is ToolStatus.OK and status.evidence.get("exists"):
-            return name
+    if labels.get("model", "").strip() == target:
+        for label in _ENDPOINT_LABELS:
+            name = labels.get(label, "").strip()
+            if not name or name == target or name in FLEET_NAMES:
+                continue
+            status = await call_tool(state, "endpoint_status", {"endpoint": name}, cached=True)
+            if status.status is ToolStatus.OK and status.evidence.get("exists"):
+                return name
+    if target.count(".") == 2 and "/" not in target and ":" not in target:
+        return await endpoint_serving(state, call_tool, target)
     return None
+
+
+# How many endpoints are read to find the one serving a registry model (a workspace with more
+# is asked by endpoint name instead).
+MAX_ENDPOINTS_SCANNED = 25
+
+
+async def endpoint_serving(
+    state: IncidentState, call_tool: Callable[..., Awaitable[ToolResult]], model: str
+) -> str | None:
+    """The one endpoint whose primary served model is the registry model ``model``
+    (``catalog.schema.model``); ``None`` when none or several serve it, or it is an endpoint."""
+    listing = await call_tool(state, "list_endpoints", {}, cached=True)
+    names = [str(n) for n in listing.evidence.get("endpoints") or []]
+    if listing.status is not ToolStatus.OK or model in names:
+        return None
+    serving = []
+    for name in names[:MAX_ENDPOINTS_SCANNED]:
+        status = await call_tool(state, "endpoint_status", {"endpoint": name}, cached=True)
+        if status.evidence.get("primary_model") == model:
+            serving.append(name)
+    return serving[0] if len(serving) == 1 else None
 
 
 async def _choose(

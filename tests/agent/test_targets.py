@@ -40,3 +40,12 @@ async def test_a_registry_model_label_beside_a_service_label_is_the_endpoints_in
     assert result.passed, [c for c in result.criteria if c.verdict == "fail"]
     assert observation.incidents[0].steps[0].title == "shelf-forecaster is endpoint"
     assert [p["params"]["endpoint"] for p in result.proposals] == ["shelf-forecaster"]
+
+
+async def test_a_registry_model_name_alone_is_the_incident_of_the_endpoint_serving_it() -> None:
+    path = SEED_SCENARIOS / "guide" / "alert-only-registry-model-label.yaml"
+    result, observation = await _run(path)
+    assert result.passed, [c for c in result.criteria if c.verdict == "fail"]
+    select = observation.incidents[0].steps[0]
+    assert select.title == "invoice-extractor is endpoint"
+    assert "serves the registry model 'main.fin.invoice_model'" in select.summary
