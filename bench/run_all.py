@@ -19,6 +19,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("bench.bench_diagnosis", []),
     ("bench.bench_memory", []),
     ("bench.bench_evals", []),
+    ("bench.bench_intake", []),
 ]
 
 

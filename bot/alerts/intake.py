@@ -26,7 +26,8 @@ from pydantic import BaseModel, Field
 
 from bot import metrics
 from bot.alerts.classify import TargetMapping, classify, rejected_events
-from bot.store.deliveries import AlertDeliveries
+from bot.alerts.writer import DeliveryWriter
+from bot.store.deliveries import AlertDeliveries, Delivery
 from bot.triggers.alertmanager import WebhookError, parse_webhook
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class AlertIntake:
         notify: Callable[[], None] = lambda: None,
     ) -> None:
         self.deliveries = deliveries
+        self.writer = DeliveryWriter(deliveries)
         self.mapping = mapping
         self.token = token
         self.notify = notify
@@ -82,13 +84,14 @@ class AlertIntake:
             return IntakeAnswer(status_code=500, body={"error": "internal error; not stored"})
         try:
             events = classify(batch, self.mapping) + rejected_events(batch, uuid.uuid4().hex)
-            receipt = await self.deliveries.record_delivery(
-                events,
+            delivery = Delivery(
+                alerts=events,
                 group_key=batch.group_key,
                 status=batch.status,
                 receiver=batch.receiver,
                 truncated_alerts=batch.truncated_alerts,
             )
+            receipt = await self.writer.write(delivery)
         except Exception:
             log.exception("alert delivery not stored")
             return IntakeAnswer(status_code=503, body={"error": "not stored; deliver again"})

@@ -88,9 +88,12 @@ async def open_alerts(
         task = asyncio.create_task(worker.run(), name="alert-worker")
     else:
         log.warning("ALERT_CHANNEL is empty: alerts are stored but open no thread")
+    runtime = AlertRuntime(deliveries, intake, threads, worker)
+    http.state.alerts = runtime
     try:
-        yield AlertRuntime(deliveries, intake, threads, worker)
+        yield runtime
     finally:
+        await intake.writer.close()
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

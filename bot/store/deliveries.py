@@ -47,6 +47,16 @@ class NewAlert(BaseModel):
     reason: str | None = None
 
 
+class Delivery(BaseModel):
+    """One delivery to store: its envelope and its classified alert events."""
+
+    alerts: list[NewAlert]
+    group_key: str
+    status: str
+    receiver: str = ""
+    truncated_alerts: int = 0
+
+
 class StoredAlert(NewAlert):
     """An alert event as the store keeps it."""
 
@@ -92,40 +102,65 @@ class AlertDeliveries(StoreBase):
         truncated_alerts: int = 0,
     ) -> DeliveryReceipt:
         """Write the delivery and its unseen alert events in one transaction."""
-        delivery_id = new_id("dlv")
+        delivery = Delivery(
+            alerts=list(alerts),
+            group_key=group_key,
+            status=status,
+            receiver=receiver,
+            truncated_alerts=truncated_alerts,
+        )
+        (receipt,) = await self.record_deliveries([delivery])
+        return receipt
+
+    async def record_deliveries(self, deliveries: Sequence[Delivery]) -> list[DeliveryReceipt]:
+        """Write several deliveries in one transaction (the intake's group commit): one commit
+        for every delivery that arrived while the previous one was being written. A key taken by
+        an earlier delivery of the same batch counts as a duplicate, as across batches."""
         now = self._clock()
-        unique: dict[str, NewAlert] = {}
-        for alert in alerts:
-            unique.setdefault(alert.dedupe_key, alert)
-        rejected = sum(1 for a in alerts if a.kind == "rejected")
+        receipts: list[DeliveryReceipt] = []
         async with self.engine.begin() as conn:
-            seen = await self._taken(conn, list(unique))
-            fresh = [a for key, a in unique.items() if key not in seen]
-            await conn.execute(
-                t.alert_deliveries.insert().values(
-                    id=delivery_id,
-                    received_at=now,
-                    group_key=group_key,
-                    status=status[:16],
-                    receiver=receiver[:256],
-                    truncated_alerts=truncated_alerts,
-                    alerts_new=len(fresh),
-                    alerts_duplicate=len(alerts) - len(fresh),
-                    alerts_rejected=rejected,
+            keys = list({a.dedupe_key for d in deliveries for a in d.alerts})
+            seen = await self._taken(conn, keys)
+            delivery_rows: list[dict[str, Any]] = []
+            event_rows: list[dict[str, Any]] = []
+            for delivery in deliveries:
+                delivery_id = new_id("dlv")
+                fresh: list[NewAlert] = []
+                for alert in delivery.alerts:
+                    if alert.dedupe_key not in seen:
+                        seen.add(alert.dedupe_key)
+                        fresh.append(alert)
+                rejected = sum(1 for a in delivery.alerts if a.kind == "rejected")
+                duplicate = len(delivery.alerts) - len(fresh)
+                delivery_rows.append(
+                    {
+                        "id": delivery_id,
+                        "received_at": now,
+                        "group_key": delivery.group_key,
+                        "status": delivery.status[:16],
+                        "receiver": delivery.receiver[:256],
+                        "truncated_alerts": delivery.truncated_alerts,
+                        "alerts_new": len(fresh),
+                        "alerts_duplicate": duplicate,
+                        "alerts_rejected": rejected,
+                    }
                 )
-            )
-            if fresh:
-                rows = [
+                event_rows += [
                     {**a.model_dump(), "delivery_id": delivery_id, "received_at": now}
                     for a in fresh
                 ]
-                await conn.execute(self._insert_new(), rows)
-        return DeliveryReceipt(
-            delivery_id=delivery_id,
-            new=len(fresh) - rejected,
-            duplicate=len(alerts) - len(fresh),
-            rejected=rejected,
-        )
+                receipts.append(
+                    DeliveryReceipt(
+                        delivery_id=delivery_id,
+                        new=len(fresh) - rejected,
+                        duplicate=duplicate,
+                        rejected=rejected,
+                    )
+                )
+            await conn.execute(t.alert_deliveries.insert(), delivery_rows)
+            if event_rows:
+                await conn.execute(self._insert_new(), event_rows)
+        return receipts
 
     async def _taken(self, conn: AsyncConnection, keys: list[str]) -> set[str]:
         taken: set[str] = set()
