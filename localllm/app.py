@@ -31,9 +31,10 @@ def _completion(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
                 "function": {"name": reply.tool_call.get("name", ""), "arguments": arguments},
             }
         ]
-    words = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
-    prompt_tokens = reply.prompt_tokens if reply.prompt_tokens is not None else words
-    default_completion = len(json.dumps(message).split())
+    # About 4 characters a token, as BPE tokenisers count English and JSON.
+    chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))
+    prompt_tokens = reply.prompt_tokens if reply.prompt_tokens is not None else chars // 4 + 1
+    default_completion = len(json.dumps(message.get("content") or message)) // 4 + 1
     completion = (
         reply.completion_tokens if reply.completion_tokens is not None else default_completion
     )

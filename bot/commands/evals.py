@@ -17,7 +17,12 @@ def eval_command(
         [], "--scenarios", help="scenario directory or file (repeatable); default: both public sets"
     ),
     category: str | None = typer.Option(None, "--category", help="run only this category"),
-    llm: str = typer.Option("off", "--llm", help="off (deterministic) or mistral"),
+    llm: str = typer.Option(
+        "off", "--llm", help="off (deterministic), mistral or openai-compatible (scripted model)"
+    ),
+    llm_unreachable: bool = typer.Option(
+        False, "--llm-unreachable", help="with --llm: every LLM call fails (the fallback)"
+    ),
     json_out: Path | None = typer.Option(None, "--json", help="write the JSON report here"),
     report_out: Path | None = typer.Option(None, "--report", help="write the HTML report here"),
     workers: int | None = typer.Option(None, "--workers", help="processes (default: CPU count)"),
@@ -34,18 +39,20 @@ def eval_command(
     )
 
     from evals.gates import GATES_FILE, failed_gates, load_gates
+    from evals.llm import MODES, llm_environment, print_usage, scenario_dirs, usage
     from evals.report import html_report, print_tables
     from evals.results import ScenarioResult
     from evals.runner import DEFAULT_SCENARIOS, build_report, load_all, run_all
     from evals.scenario import CATEGORIES
 
     console = Console()
-    if llm not in ("off", "mistral"):
-        raise typer.BadParameter("--llm must be off or mistral")
+    if llm not in MODES:
+        raise typer.BadParameter(f"--llm must be one of {', '.join(MODES)}")
     if category is not None and category not in CATEGORIES:
         raise typer.BadParameter(f"--category must be one of {', '.join(CATEGORIES)}")
     gates = load_gates(gates_file or GATES_FILE)
-    loaded, errors = load_all(scenarios or list(DEFAULT_SCENARIOS), category)
+    dirs = scenario_dirs(llm, llm_unreachable, scenarios, DEFAULT_SCENARIOS)
+    loaded, errors = load_all(dirs, category)
     if errors:
         for err in errors:
             console.print(f"[red]invalid scenario[/] {err}", soft_wrap=True)
@@ -69,11 +76,16 @@ def eval_command(
             progress.console.print(f"{mark} {result.category:<12} {result.id}")
             progress.advance(task)
 
-        results = run_all(loaded, llm=llm, workers=workers, on_done=done)
+        with llm_environment(llm, unreachable=llm_unreachable) as stand_in:
+            results = run_all(loaded, llm=llm, workers=workers, on_done=done)
     report = build_report(results, llm=llm, seconds=time.perf_counter() - started)
+    if stand_in is not None:
+        report["llm_usage"] = usage(stand_in, sum(len(r.final_states) for r in results))
     failures = failed_gates(report["metrics"], gates)
     report["gates_failed"] = failures
     print_tables(console, report, failures)
+    if stand_in is not None:
+        print_usage(console, report)
     if json_out:
         json_out.write_text(json.dumps(report, indent=2), encoding="utf-8")
     if report_out:
