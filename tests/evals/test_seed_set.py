@@ -19,7 +19,7 @@ from evals.runner import DEFAULT_SCENARIOS, SEED_SCENARIOS, load_all, run_all
 def test_the_seed_set_loads_without_faults_and_is_run_by_default() -> None:
     loaded, errors = load_all([SEED_SCENARIOS])
     assert errors == []
-    assert len(loaded) >= 20
+    assert len(loaded) >= 80
     assert SEED_SCENARIOS in DEFAULT_SCENARIOS
     for item in loaded:
         raw = yaml.safe_load(item.path.read_text(encoding="utf-8"))
@@ -37,8 +37,16 @@ def test_the_fleet_seed_set_covers_both_sides_of_its_thresholds() -> None:
     for pair in (("fallback-above-10pct", "fallback-below-10pct"),
                  ("errors-above-5pct-no-fallback", "errors-below-5pct-no-fallback"),
                  ("latency-above-threshold", "latency-below-threshold"),
-                 ("429-model-limit", "model-limit-not-reached")):  # fmt: skip
+                 ("429-model-limit", "model-limit-not-reached"),
+                 ("errors-4pct-fallback-off", "errors-6pct-fallback-off"),
+                 ("intermittent-503-7pct-below-threshold", "intermittent-502-18pct-fallback-works"),
+                 ("recovered-429-spike", "429-metrics-above-5pct")):  # fmt: skip
         assert {f"seed-fleet-{p}" for p in pair} <= ids, pair
+    guide = {item.scenario.id for item in load_all([SEED_SCENARIOS / "guide"])[0]}
+    for pair in (("growth-40mb-no-oom", "fast-growth-no-oom-yet"),
+                 ("slow-growth-no-oom", "slow-leak-with-oom-kills"),
+                 ("logs-ids-versions-no-personal-data", "leak-home-address")):  # fmt: skip
+        assert {f"seed-guide-{p}" for p in pair} <= guide, pair
 
 
 @pytest.mark.xdist_group("evals")
