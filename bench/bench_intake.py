@@ -26,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,8 @@ HOST = "127.0.0.1"
 TARGET_RATE = 1000.0  # alerts per second
 TARGET_P99_MS = 100.0
 TARGET_DIAGNOSIS_P95_S = 3.0
+ENDPOINT = "sentiment-endpoint"
+GAP_S = 3.0
 CONNECTIONS = 32  # Alertmanager keeps a few; a storm across many groups opens more
 
 
@@ -236,7 +240,56 @@ async def throughput(seconds: float, rate: float, per: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- part 2
 
 
-async def to_diagnosis(runs: int) -> dict[str, Any]:
+@asynccontextmanager
+async def _platform(workdir: Path, real_prometheus: bool) -> AsyncIterator[dict[str, Any]]:
+    """The sandbox (one fault injected) and how the bot reaches it: in process, or over HTTP
+    with a real Prometheus (31 minutes of backfilled history) as the metrics source."""
+    from sandbox.faults import inject
+    from sandbox.runtime import Sandbox
+
+    world = None
+    if real_prometheus:
+        from sandbox.default_world import default_world
+
+        world = inject(default_world(), ("performance.new_version_regression", ENDPOINT))
+    sandbox = await Sandbox.start(world, workdir=workdir / "sandbox")
+    if not real_prometheus:
+        await sandbox.inject("performance.new_version_regression", ENDPOINT)
+        try:
+            yield {"sandbox": sandbox}
+        finally:
+            await sandbox.close()
+        return
+    from tests.integration import servers
+
+    server = servers.SandboxServer(sandbox)
+    server.start()
+    prometheus = None
+    try:
+        tsdb = workdir / "tsdb"
+        servers.backfill(server, tsdb, workdir, minutes=31)
+        prometheus = servers.prometheus(workdir, scrape=server.address, tsdb=tsdb)
+        prometheus.start()
+        await asyncio.sleep(5)  # its first live scrapes: rates need a fresh sample
+        async with httpx.AsyncClient(timeout=5) as http:
+            root = (await http.get(server.url + "/")).json()
+        yield {
+            "platform": "remote",
+            "databricks_host": server.url,
+            "gateway_url": f"{server.url}/gateway",
+            "mistral_server_url": f"{server.url}/mistral",
+            "mistral_api_key": "sandbox",
+            "mlflow_tracking_uri": root["mlflow_tracking_uri"],
+            "prometheus_url": prometheus.url,
+        }
+    finally:
+        if prometheus is not None:
+            prometheus.stop()
+        server.stop()
+        await sandbox.close()
+
+
+async def to_diagnosis(runs: int, real_prometheus: bool = False) -> dict[str, Any]:
     """Seconds from a delivery's 2xx to its thread's proposal or outcome, one group at a time."""
     import uvicorn
     from slack_sdk.web.async_client import AsyncWebClient
@@ -247,7 +300,6 @@ async def to_diagnosis(runs: int) -> dict[str, Any]:
     from bot.slack.surface import SlackSurface
     from localslack.server import SlackState, create_app
     from sandbox.registry import template_db
-    from sandbox.runtime import Sandbox
 
     template_db()
     workdir = Path(tempfile.mkdtemp(prefix="bench-intake-diag-"))
@@ -260,38 +312,44 @@ async def to_diagnosis(runs: int) -> dict[str, Any]:
     while not slack.started:  # noqa: ASYNC110 - uvicorn offers no started event
         await asyncio.sleep(0.05)
     url = f"http://{HOST}:{port}/api/"
-    sandbox = await Sandbox.start(workdir=workdir / "sandbox")
-    await sandbox.inject("performance.new_version_regression", "sentiment-endpoint")
-    settings = Settings(
-        _env_file=None,
-        state_dir=workdir / "state",
-        slack_bot_token="xoxb-bench",
-        slack_api_url=url,
-        max_verify_wait_s=0.0,
-        alertmanager_token=TOKEN,
-        alert_channel="C0BENCH",
-    )
     spans: list[float] = []
     try:
-        async with open_app(settings, sandbox=sandbox) as app:
-            client = AsyncWebClient(token="xoxb-bench", base_url=url)
-            surface = SlackSurface(app.service, client, team_id="T0LOCAL", streaming=True)
-            web = FastAPI()
-            async with open_alerts(app, surface, web) as runtime:
-                transport = httpx.ASGITransport(app=web)
-                async with httpx.AsyncClient(transport=transport, base_url="http://bot") as http:
-                    for n in range(runs + 1):  # the first is an untimed warm-up
-                        span = await _one_diagnosis(http, state, n)
-                        if n:
-                            spans.append(span)
-                        await runtime.idle()
-                        await surface.idle()
+        async with _platform(workdir, real_prometheus) as where:
+            sandbox = where.pop("sandbox", None)
+            settings = Settings(
+                _env_file=None,
+                state_dir=workdir / "state",
+                slack_bot_token="xoxb-bench",
+                slack_api_url=url,
+                max_verify_wait_s=0.0,
+                alertmanager_token=TOKEN,
+                alert_channel="C0BENCH",
+                **where,
+            )
+            async with open_app(settings, sandbox=sandbox) as app:
+                client = AsyncWebClient(token="xoxb-bench", base_url=url)
+                surface = SlackSurface(app.service, client, team_id="T0LOCAL", streaming=True)
+                web = FastAPI()
+                async with open_alerts(app, surface, web) as runtime:
+                    transport = httpx.ASGITransport(app=web)
+                    async with httpx.AsyncClient(
+                        transport=transport, base_url="http://bot"
+                    ) as http:
+                        for n in range(runs + 1):  # the first is an untimed warm-up
+                            span = await _one_diagnosis(http, state, n)
+                            if n:
+                                spans.append(span)
+                            await runtime.idle()
+                            await surface.idle()
+                            # Independent groups, not a storm: the channel's write budget
+                            # (one a second, bursts of a few) is back before the next.
+                            await asyncio.sleep(GAP_S)
     finally:
-        await sandbox.close()
         slack.should_exit = True
         await slack_task
     return {
         "runs": len(spans),
+        "metrics_source": "real Prometheus" if real_prometheus else "sandbox",
         "p50_s": round(percentile(spans, 50), 3),
         "p95_s": round(percentile(spans, 95), 3),
         "max_s": round(max(spans), 3),
@@ -301,7 +359,7 @@ async def to_diagnosis(runs: int) -> dict[str, Any]:
 async def _one_diagnosis(http: httpx.AsyncClient, state: Any, n: int) -> float:
     body = json.loads(delivery(10_000 + n, 1))
     body["groupKey"] = f'{{}}:{{alertname="ModelErrorRateHigh", run="{n}"}}'
-    body["alerts"][0]["labels"]["endpoint"] = "sentiment-endpoint"
+    body["alerts"][0]["labels"]["endpoint"] = ENDPOINT
     before = len(state.messages)
     answer = await http.post(
         "/alerts/alertmanager", json=body, headers={"Authorization": f"Bearer {TOKEN}"}
@@ -329,6 +387,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=TARGET_RATE, help="alerts per second")
     parser.add_argument("--per", type=int, default=10, help="alerts per delivery")
     parser.add_argument("--runs", type=int, default=20, help="alert groups timed in part 2")
+    parser.add_argument(
+        "--no-prometheus", action="store_true", help="skip part 2 with the real Prometheus"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON line instead")
     parser.add_argument(
         "--serve", nargs=2, metavar=("PORT", "DATABASE_URL"), help=argparse.SUPPRESS
@@ -339,12 +400,15 @@ def main() -> None:
         return
     figures = asyncio.run(throughput(args.seconds, args.rate, args.per))
     figures["diagnosis"] = asyncio.run(to_diagnosis(args.runs))
+    if not args.no_prometheus:
+        figures["diagnosis_prometheus"] = asyncio.run(to_diagnosis(args.runs, True))
     intake, diagnosis = figures["intake"], figures["diagnosis"]
+    worst = max(diagnosis["p95_s"], figures.get("diagnosis_prometheus", diagnosis)["p95_s"])
     figures["within_target"] = (
         intake["alerts_per_s_done"] >= TARGET_RATE * 0.99
         and intake["p99_ms"] <= TARGET_P99_MS
         and intake["lost"] == 0
-        and diagnosis["p95_s"] <= TARGET_DIAGNOSIS_P95_S
+        and worst <= TARGET_DIAGNOSIS_P95_S
     )
     figures["load_average"] = os.getloadavg()
     if args.json:
@@ -358,10 +422,13 @@ def main() -> None:
         )
     stored, accepted = intake["stored_alerts"], intake["accepted_alerts"]
     print(f"stored {stored} of {accepted} accepted; lost {intake['lost']}")
-    print(
-        f"2xx → diagnosis in thread: p50 {diagnosis['p50_s']} s  p95 {diagnosis['p95_s']} s  "
-        f"max {diagnosis['max_s']} s over {diagnosis['runs']} groups"
-    )
+    for key in ("diagnosis", "diagnosis_prometheus"):
+        if key in figures:
+            d = figures[key]
+            print(
+                f"2xx → diagnosis in thread ({d['metrics_source']}): p50 {d['p50_s']} s  "
+                f"p95 {d['p95_s']} s  max {d['max_s']} s over {d['runs']} groups"
+            )
     print(f"within target: {figures['within_target']}")
 
 
