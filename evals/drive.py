@@ -16,8 +16,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bot.agent.types import DecisionKind, IncidentOutcome, Proposal, Refusal, Trigger
+from bot.agent.types import IncidentOutcome, Refusal, Trigger
 from bot.alerts.classify import TargetMapping, classify
+from bot.domain import DecisionKind, Proposal
 from bot.service.models import Answer, IncidentView, OpenRequest, ReportTo
 from bot.settings import Settings
 from bot.triggers import parse_command_text, parse_webhook

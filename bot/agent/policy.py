@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.agent.types import Risk
+from bot.domain import Risk
 
 
 class RiskRule(BaseModel):

@@ -11,10 +11,11 @@ from bot.agent.policy import ApprovalPolicy, PolicyVerdict, may_approve
 from bot.agent.types import Refusal
 from bot.audit import append as audit_append
 from bot.audit.binding import load_bound_proposal
+from bot.domain import Proposal, Risk, TargetKind
 from bot.settings import Settings
 from bot.store.db import Store
 from bot.store.lease import LedgerLeases
-from bot.store.models import AuditKind, IncidentStatus, LedgerEntry, LedgerState, Proposal
+from bot.store.models import AuditKind, IncidentStatus, LedgerEntry, LedgerState
 from tools.result import ToolResult
 
 BOT = "model-incident-bot"
@@ -105,7 +106,7 @@ class IncidentRecords:
             "rejection",
             answer.actor,
             {
-                "proposal_id": proposal.id,
+                "proposal_id": proposal.proposal_id,
                 "decision": str(answer.decision),
                 "refused": verdict.message,
                 "refusal": verdict.code,
@@ -115,7 +116,9 @@ class IncidentRecords:
         )
         return Refusal(code=verdict.code, message=verdict.message)
 
-    async def set_runbook(self, incident_id: str, runbook: str | None, target_kind: str) -> None:
+    async def set_runbook(
+        self, incident_id: str, runbook: str | None, target_kind: TargetKind | str
+    ) -> None:
         await self.store.update_incident(incident_id, status="diagnosing", runbook=runbook)
 
     async def close_incident(
@@ -138,36 +141,26 @@ class IncidentRecords:
         title: str,
         tool: str,
         params: dict[str, Any],
-        risk: str,
+        risk: Risk,
         idempotency_key: str,
         dry_run: dict[str, Any],
         diagnosis: str,
     ) -> dict[str, Any]:
-        """Record the proposal (once per idempotency key) and return the interrupt payload."""
+        """Record the proposal (once per idempotency key) and return the interrupt payload: the
+        stored proposal with the runbook node and the diagnosis it remedies."""
         proposal = await self.store.create_proposal(
             incident_id,
             action=title,
             tool=tool,
             params=params,
             dry_run=dry_run,
-            risk=risk,  # type: ignore[arg-type]
+            risk=risk,
             ttl_s=self.settings.proposal_ttl_s,
             idempotency_key=idempotency_key,
         )
         await self.store.update_incident(incident_id, status="awaiting_approval")
-        return {
-            "proposal_id": proposal.id,
-            "incident_id": incident_id,
-            "node": node,
-            "title": proposal.action,
-            "tool": proposal.tool,
-            "params": proposal.params,
-            "risk": proposal.risk,
-            "idempotency_key": proposal.idempotency_key,
-            "dry_run": proposal.dry_run,
-            "diagnosis": diagnosis,
-            "expires_at": proposal.expires_at.timestamp(),
-        }
+        carried = proposal.model_copy(update={"node": node, "diagnosis": diagnosis})
+        return carried.model_dump(mode="json")
 
     async def load_proposal(self, proposal_id: str) -> Proposal:
         """The server's copy of a proposal: the change that runs is this, never the client's,
@@ -265,7 +258,7 @@ class IncidentRecords:
             proposal.idempotency_key,
             tool=proposal.tool,
             params=proposal.params,
-            proposal_id=proposal.id,
+            proposal_id=proposal.proposal_id,
             stale_after_s=stale_after,
         )
         await self.store.update_incident(proposal.incident_id, status="executing")

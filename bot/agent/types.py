@@ -1,4 +1,7 @@
-"""Data that enters and leaves the agent: triggers, proposals, decisions, the incident outcome."""
+"""Data that enters and leaves the agent: triggers, refusals, steps, the incident outcome.
+
+Proposals, decisions, risk levels and target kinds are the bot's one vocabulary in
+``bot/domain.py``."""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+from bot.domain import DecisionKind, TargetKind
 
 
 class Trigger(BaseModel):
@@ -21,45 +26,6 @@ class Trigger(BaseModel):
     annotations: dict[str, str] = Field(default_factory=dict)
     actor: str | None = None
     fingerprint: str | None = None
-
-
-class Risk(StrEnum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-
-
-class Proposal(BaseModel):
-    """A change the runbook calls for, waiting for a person; carried by the graph's interrupt."""
-
-    proposal_id: str
-    incident_id: str
-    node: str
-    title: str
-    tool: str
-    params: dict[str, Any]
-    risk: Risk
-    idempotency_key: str
-    dry_run: dict[str, Any] = Field(default_factory=dict, description="the tool's dry-run evidence")
-    diagnosis: str | None = None
-    expires_at: float
-
-
-class DecisionKind(StrEnum):
-    APPROVE = "approve"
-    REJECT = "reject"
-    EXPIRE = "expire"
-
-
-class Decision(BaseModel):
-    """A person's answer to a proposal. Only the proposal id is taken from the client; everything
-    else about the change is read back from the server's own records."""
-
-    proposal_id: str
-    decision: DecisionKind
-    actor: str
-    source: str = "cli"
-    reason: str = ""
 
 
 class Refusal(BaseModel):
@@ -117,7 +83,7 @@ class ActionRecord(BaseModel):
 class IncidentOutcome(BaseModel):
     incident_id: str
     target: str
-    target_kind: str
+    target_kind: TargetKind
     runbook: str | None
     steps: list[Step] = Field(default_factory=list)
     diagnoses: list[Diagnosis] = Field(default_factory=list)

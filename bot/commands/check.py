@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from bot.domain import TargetKind
     from bot.settings import Settings
     from tools.platform import Platform
     from tools.result import ToolResult
 
-TargetKind = Literal["endpoint", "agent", "model", "unknown"]
 
 _STATUS_STYLE = {"ok": "green", "no_data": "yellow", "error": "red"}  # by ToolStatus value
 

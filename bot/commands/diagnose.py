@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from bot.agent.events import StepEvent
-    from bot.agent.types import Proposal, Refusal
+    from bot.agent.types import Refusal
+    from bot.domain import Proposal
     from bot.service.incidents import Decider
     from bot.service.models import Answer, IncidentView
     from bot.settings import Settings
@@ -70,9 +71,9 @@ def make_decider(
     *, approve_as: str | None, reject_as: str | None, dry_run: bool, interactive: bool
 ) -> Decider:
     """How proposals are answered from the terminal. ``None`` leaves a proposal waiting."""
-    from bot.agent.types import DecisionKind
     from bot.console import render
     from bot.console.text import safe
+    from bot.domain import DecisionKind
     from bot.service.models import Answer
 
     async def decide(proposal: Proposal, refusal: Refusal | None) -> Answer | None:

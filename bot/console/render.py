@@ -15,8 +15,9 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from bot.agent.types import IncidentOutcome, Proposal
+from bot.agent.types import IncidentOutcome
 from bot.console.text import safe
+from bot.domain import Proposal
 from bot.store.models import AuditEntry
 
 _ICONS = {

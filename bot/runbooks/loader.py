@@ -10,7 +10,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from bot.runbooks.model import AnyNode, DiagnosisNode, Runbook, TargetKind
+from bot.domain import TargetKind
+from bot.runbooks.model import AnyNode, DiagnosisNode, Runbook
 from bot.runbooks.thresholds import (
     THRESHOLDS_FILE,
     Thresholds,

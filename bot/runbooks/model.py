@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bot.domain import Risk, TargetKind
+
 NodeKind = Literal["check", "diagnosis", "action", "advice", "escalate"]
-TargetKind = Literal["endpoint", "agent"]
 Role = Literal["cause", "impact"]
-Risk = Literal["low", "medium", "high"]
 
 # The outcomes a verify check ends in; they are goto targets, never node names.
 RECOVERED = "recovered"
@@ -103,7 +103,7 @@ class ActionNode(Strict):
     source: str = ""
     tool: str
     params: dict[str, Any] = Field(default_factory=dict)
-    risk: Risk = "medium"
+    risk: Risk = Risk.MEDIUM
     verify: str | None = None
     then: str | None = None
 

@@ -22,7 +22,8 @@ from langgraph.types import Command
 
 from bot.agent.events import StepEvent
 from bot.agent.records import IncidentRecords
-from bot.agent.types import Proposal, Refusal
+from bot.agent.types import Refusal
+from bot.domain import Proposal
 from bot.service.hub import EventHub
 from bot.service.models import (
     Answer,
@@ -31,7 +32,6 @@ from bot.service.models import (
     OpenRequest,
 )
 from bot.service.outcome import outcome_from_state
-from bot.store.models import Proposal as StoredProposal
 
 EventSink = Callable[[StepEvent], Awaitable[None]]
 Decider = Callable[[Proposal, Refusal | None], Awaitable[Answer | None]]
@@ -94,7 +94,7 @@ class IncidentService:
             return await self._answer(proposal, answer, on_event)
 
     async def _answer(
-        self, proposal: StoredProposal, answer: Answer, on_event: EventSink | None
+        self, proposal: Proposal, answer: Answer, on_event: EventSink | None
     ) -> IncidentView:
         view = await self.status(proposal.incident_id)
         if view.pending is None or view.pending.proposal_id != answer.proposal_id:
@@ -141,9 +141,9 @@ class IncidentService:
         for proposal in await self.records.store.expire_due_proposals():
             async with self._locks[proposal.incident_id]:
                 view = await self.status(proposal.incident_id)
-                if view.pending is None or view.pending.proposal_id != proposal.id:
+                if view.pending is None or view.pending.proposal_id != proposal.proposal_id:
                     continue
-                resume = {"proposal_id": proposal.id, "decision": "expire", "actor": BOT}
+                resume = {"proposal_id": proposal.proposal_id, "decision": "expire", "actor": BOT}
                 await self._run(proposal.incident_id, Command(resume=resume), on_event)
             views.append(await self.status(proposal.incident_id))
         return views

@@ -10,7 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from bot.agent.types import DecisionKind, IncidentOutcome, Proposal, Refusal, Trigger
+from bot.agent.types import IncidentOutcome, Refusal, Trigger
+from bot.domain import DecisionKind, Proposal
 
 # ``dry-run`` is the bot itself declining each proposal of a ``--dry-run`` incident: a rejection
 # changes nothing, so it needs no approver.

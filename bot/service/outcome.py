@@ -13,7 +13,7 @@ def outcome_from_state(incident_id: str, state: dict[str, Any]) -> IncidentOutco
     return IncidentOutcome(
         incident_id=incident_id,
         target=state.get("target", ""),
-        target_kind=state.get("target_kind", ""),
+        target_kind=state.get("target_kind") or "unknown",
         runbook=state.get("runbook"),
         steps=[Step.model_validate(s) for s in state.get("steps", [])],
         diagnoses=[Diagnosis.model_validate(d) for d in state.get("diagnoses", [])],

@@ -10,6 +10,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+# The one vocabulary (bot/domain.py), re-exported with the store's own records.
+from bot.domain import Proposal as Proposal
+from bot.domain import ProposalStatus as ProposalStatus
+from bot.domain import Risk as Risk
+
 IncidentStatus = Literal[
     "open",  # opened from an alert or a command, nothing run yet
     "diagnosing",  # the runbook agent is running read-only checks
@@ -20,8 +25,6 @@ IncidentStatus = Literal[
     "escalated",  # handed to a person: no runbook branch fits, or a change failed
     "closed",
 ]
-ProposalStatus = Literal["pending", "approved", "rejected", "expired", "executed", "failed"]
-Risk = Literal["low", "medium", "high"]
 Decision = Literal["approved", "rejected"]
 LedgerState = Literal["started", "succeeded", "failed"]
 AuditKind = Literal[
@@ -66,22 +69,6 @@ class Incident(BaseModel):
     )
     created_at: datetime
     updated_at: datetime
-
-
-class Proposal(BaseModel):
-    """A change the agent wants to make, with its dry-run diff, waiting for a human decision."""
-
-    id: str
-    incident_id: str
-    action: str = Field(description="one line a human reads, e.g. 'Roll back fraud-model to v3'")
-    tool: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    dry_run: dict[str, Any] = Field(default_factory=dict, description="the dry run's evidence")
-    risk: Risk = "medium"
-    idempotency_key: str
-    status: ProposalStatus = "pending"
-    created_at: datetime
-    expires_at: datetime
 
 
 class Approval(BaseModel):

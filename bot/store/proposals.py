@@ -16,19 +16,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.audit.hashing import canonical_json, to_json_value
+from bot.domain import Proposal, ProposalStatus, Risk
 from bot.store import tables as t
 from bot.store.chain import AuditChain
 from bot.store.engine import NotFoundError, StoreError, new_id
-from bot.store.models import (
-    Approval,
-    ApprovalVote,
-    DecideResult,
-    Decision,
-    Proposal,
-    ProposalStatus,
-    Refusal,
-    Risk,
-)
+from bot.store.models import Approval, ApprovalVote, DecideResult, Decision, Refusal
 from bot.store.rows import fetch_all, fetch_one
 
 
@@ -46,11 +38,13 @@ def _closed_refusal(proposal: Proposal) -> DecideResult | None:
     """Why a vote on this proposal is refused whatever the actor, or None if it is open."""
     if proposal.status == "expired":
         return _refused(
-            "expired", f"proposal {proposal.id} expired at {proposal.expires_at}", proposal
+            "expired", f"proposal {proposal.proposal_id} expired at {proposal.expires_at}", proposal
         )
     if proposal.status != "pending":
         return _refused(
-            "already_decided", f"proposal {proposal.id} is already {proposal.status}", proposal
+            "already_decided",
+            f"proposal {proposal.proposal_id} is already {proposal.status}",
+            proposal,
         )
     return None
 
@@ -84,9 +78,9 @@ class Proposals(AuditChain):
             return existing
         now = self._clock()
         proposal = Proposal(
-            id=new_id("prop"),
+            proposal_id=new_id("prop"),
             incident_id=incident_id,
-            action=action,
+            title=action,
             tool=tool,
             params=plain_params,
             dry_run=to_json_value(dict(dry_run)),
@@ -98,14 +92,10 @@ class Proposals(AuditChain):
         )
         try:
             async with self.engine.begin() as conn:
-                await conn.execute(insert(t.proposals).values(**proposal.model_dump()))
-                await self._append(
-                    conn,
-                    incident_id,
-                    "proposal",
-                    actor,
-                    proposal.model_dump(mode="json", exclude={"created_at", "incident_id"}),
-                )
+                await conn.execute(insert(t.proposals).values(**proposal.row()))
+                recorded = proposal.row(mode="json")
+                del recorded["created_at"], recorded["incident_id"]
+                await self._append(conn, incident_id, "proposal", actor, recorded)
         except IntegrityError:
             # Lost a race with another replica proposing the same thing: theirs stands.
             existing = await self._proposal_by_key(key)
@@ -207,13 +197,16 @@ class Proposals(AuditChain):
         if vote.at >= proposal.expires_at:
             proposal = await self._expire(conn, proposal, actor=vote.actor)
             return _refused(
-                "expired", f"proposal {proposal.id} expired at {proposal.expires_at}", proposal
+                "expired",
+                f"proposal {proposal.proposal_id} expired at {proposal.expires_at}",
+                proposal,
             )
-        votes = await self._votes(conn, proposal.id)
+        votes = await self._votes(conn, proposal.proposal_id)
         if any(v.actor == vote.actor for v in votes):
             return _refused(
                 "already_voted",
-                f"{vote.actor} already voted on proposal {proposal.id}: another approver must",
+                f"{vote.actor} already voted on proposal {proposal.proposal_id}: another approver "
+                "must",
                 proposal,
             )
         await conn.execute(insert(t.approval_votes).values(**vote.model_dump()))
@@ -248,7 +241,9 @@ class Proposals(AuditChain):
         approval = Approval(**vote.model_dump())
         await conn.execute(insert(t.approvals).values(**approval.model_dump()))
         await conn.execute(
-            update(t.proposals).where(t.proposals.c.id == proposal.id).values(status=vote.decision)
+            update(t.proposals)
+            .where(t.proposals.c.id == proposal.proposal_id)
+            .values(status=vote.decision)
         )
         settled = proposal.model_copy(update={"status": vote.decision})
         await self._audit_vote(conn, settled, vote, approving, required)
@@ -277,7 +272,7 @@ class Proposals(AuditChain):
             "approval" if vote.decision == "approved" else "rejection",
             vote.actor,
             {
-                "proposal_id": proposal.id,
+                "proposal_id": proposal.proposal_id,
                 "tool": proposal.tool,
                 "params": proposal.params,
                 "idempotency_key": proposal.idempotency_key,
@@ -312,7 +307,9 @@ class Proposals(AuditChain):
 
     async def _expire(self, conn: AsyncConnection, proposal: Proposal, *, actor: str) -> Proposal:
         await conn.execute(
-            update(t.proposals).where(t.proposals.c.id == proposal.id).values(status="expired")
+            update(t.proposals)
+            .where(t.proposals.c.id == proposal.proposal_id)
+            .values(status="expired")
         )
         await self._append(
             conn,
@@ -320,7 +317,7 @@ class Proposals(AuditChain):
             "expiry",
             actor,
             {
-                "proposal_id": proposal.id,
+                "proposal_id": proposal.proposal_id,
                 "tool": proposal.tool,
                 "expires_at": proposal.expires_at.isoformat(),
             },

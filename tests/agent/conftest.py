@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from bot.agent.types import DecisionKind, IncidentOutcome, Proposal, Refusal, Trigger
+from bot.agent.types import IncidentOutcome, Refusal, Trigger
 from bot.compose import App, open_app
+from bot.domain import DecisionKind, Proposal
 from bot.service.models import Answer, OpenRequest
 from bot.settings import Settings
 from bot.store.testing import temporary_database

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from bot.agent.types import DecisionKind, FinalState
+from bot.agent.types import FinalState
+from bot.domain import DecisionKind
 from bot.runbooks.loader import default_runbook_dir, load_runbooks
 from bot.runbooks.model import DiagnosisNode, EscalateNode
 from bot.settings import Settings

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.agent.types import DecisionKind, FinalState
+from bot.agent.types import FinalState
 from bot.audit import verify
+from bot.domain import DecisionKind
 from bot.service.models import Answer
 from sandbox.runtime import Sandbox
 from tests.agent.conftest import APPROVER, answer, request_for, run_incident

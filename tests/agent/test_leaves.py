@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.agent.types import DecisionKind, FinalState
+from bot.agent.types import FinalState
+from bot.domain import DecisionKind
 from bot.runbooks.loader import default_runbook_dir, load_runbooks
 from bot.runbooks.model import ActionNode, AdviceNode, EscalateNode
 from bot.settings import Settings

@@ -13,9 +13,10 @@ import pytest
 from langgraph.types import Command
 from sqlalchemy import update
 
-from bot.agent.types import DecisionKind, FinalState, Proposal, Trigger
+from bot.agent.types import FinalState, Trigger
 from bot.audit import verify
 from bot.compose import App, open_app
+from bot.domain import DecisionKind, Proposal
 from bot.service.models import Answer, IncidentView, OpenRequest
 from bot.settings import Settings
 from bot.store import tables as t

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot.agent.types import ActionRecord, DecisionKind, Diagnosis, FinalState, IncidentOutcome
+from bot.agent.types import ActionRecord, Diagnosis, FinalState, IncidentOutcome
+from bot.domain import DecisionKind
 from evals.gates import Gate, failed_gates, load_gates
 from evals.metrics import aggregate, score, unsafe_actions
 from evals.results import DecisionRecord, LedgerRecord, Mutation, Observation

@@ -11,8 +11,9 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bot.agent.types import DecisionKind, FinalState, IncidentOutcome
+from bot.agent.types import FinalState, IncidentOutcome
 from bot.compose import App, open_app
+from bot.domain import DecisionKind
 from bot.settings import Settings
 from localllm.script import Script
 from localllm.server import free_port, serve_script

@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.agent.types import DecisionKind, Trigger
+from bot.agent.types import Trigger
 from bot.compose import open_app
+from bot.domain import DecisionKind
 from bot.service.models import Answer, OpenRequest
 from bot.settings import Settings
 from bot.store.testing import temporary_database

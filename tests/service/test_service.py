@@ -8,7 +8,8 @@ from typing import Any
 
 from bot.agent.events import StepEvent
 from bot.agent.policy import ApprovalPolicy
-from bot.agent.types import DecisionKind, FinalState
+from bot.agent.types import FinalState
+from bot.domain import DecisionKind
 from bot.service.models import Answer
 from sandbox.runtime import Sandbox
 from tests.agent.conftest import APPROVER, answer, request_for

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.agent.types import DecisionKind, FinalState, Trigger
+from bot.agent.types import FinalState, Trigger
 from bot.compose import App, open_app
+from bot.domain import DecisionKind
 from bot.service.models import Answer, OpenRequest
 from bot.settings import Settings
 from sandbox.runtime import Sandbox

@@ -42,14 +42,14 @@ async def execute(state: IncidentState, deps: AgentDeps) -> IncidentState:
         node=pending.get("node", ""),
         runbook=state.get("runbook") or "",
         kind="execution",
-        title=proposal.action,
+        title=proposal.title,
         tool=proposal.tool,
         status=result_data.get("status"),
         summary=result_data.get("summary", ""),
         evidence={"diff": result_data.get("evidence", {}).get("diff", [])},
     )
     record = {
-        "proposal_id": proposal.id,
+        "proposal_id": proposal.proposal_id,
         "tool": proposal.tool,
         "params": proposal.params,
         "decision": "approve",
