@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sandbox.routes.common import outage_guard
 from sandbox.simulation import slis
 from sandbox.state import SandboxState
+from sandbox.world import World
 from tools.sli_queries import LABEL_SLIS, load_queries
 
 MAX_POINTS = 11_000  # Prometheus refuses ranges with more points than this
@@ -72,6 +73,44 @@ def sample(sli: str, target: str, value: Any) -> tuple[dict[str, str], str] | No
     return {"target": target}, format_value(value)
 
 
+def as_of(world: World, target: str, minutes_ago: float) -> World:
+    """The world as ``target``'s metrics were ``minutes_ago`` minutes ago: its past episodes
+    shifted to that moment (one that had not begun yet is left out; one going on then is going
+    on). Live values stay as they are: a world describes its past only through its episodes."""
+    pins = world.metrics.get(target)
+    if pins is None or not pins.history or minutes_ago <= 0:
+        return world
+    episodes = [
+        e.model_copy(
+            update={
+                "from_minutes_ago": e.from_minutes_ago - minutes_ago,
+                "to_minutes_ago": max(0.0, e.to_minutes_ago - minutes_ago),
+            }
+        )
+        for e in pins.history
+        if e.from_minutes_ago > minutes_ago
+    ]
+    shifted = pins.model_copy(update={"history": episodes})
+    return world.model_copy(update={"metrics": {**world.metrics, target: shifted}})
+
+
+def range_values(
+    world: World, sli: str, target: str, window: float | None, times: list[float], now: float
+) -> list[Any]:
+    """The SLI at each of ``times`` (unix seconds; ``now`` is the world's present): a range
+    query shows the episodes of the world's history where they happened."""
+    out: list[Any] = []
+    memo: dict[tuple[Any, ...], Any] = {}
+    for at in times:
+        then = as_of(world, target, max(0.0, (now - at) / 60))
+        pins = then.metrics.get(target)
+        key = tuple((e.from_minutes_ago, e.to_minutes_ago) for e in pins.history) if pins else ()
+        if key not in memo:
+            memo[key] = slis(then, target, window).get(sli)
+        out.append(memo[key])
+    return out
+
+
 def _error(status: int, kind: str, message: str) -> JSONResponse:
     return JSONResponse(
         {"status": "error", "errorType": kind, "error": message}, status_code=status
@@ -127,15 +166,17 @@ def prometheus_router(state: SandboxState) -> APIRouter:
             return _error(400, "bad_data", "step must be positive and end not before start")
         if (end - start) / step > MAX_POINTS:
             return _error(400, "bad_data", "exceeded maximum resolution of 11,000 points")
-        result = evaluate(p.get("query", ""))
-        if isinstance(result, JSONResponse):
-            return result
-        one = sample(*result)
+        found = match(patterns, p.get("query", ""))
+        if found is None:
+            return evaluate(p.get("query", ""))  # the same refusal as an instant query
+        sli, target, window = found
+        times = [start + i * step for i in range(int((end - start) // step) + 1)]
+        values = range_values(state.world, sli, target, window, times, time.time())
+        points = [(at, sample(sli, target, v)) for at, v in zip(times, values, strict=True)]
+        labelled = [(at, s) for at, s in points if s is not None]
         matrix = []
-        if one is not None:
-            count = int((end - start) // step) + 1
-            values = [[start + i * step, one[1]] for i in range(count)]
-            matrix = [{"metric": one[0], "values": values}]
+        if labelled:
+            matrix = [{"metric": labelled[-1][1][0], "values": [[at, s[1]] for at, s in labelled]}]
         return {"status": "success", "data": {"resultType": "matrix", "result": matrix}}
 
     @router.get("/-/healthy")

@@ -125,3 +125,25 @@ async def test_the_gateway_says_when_a_new_key_waits_and_a_restart_picks_it_up(
         again = (await http.get("/gateway/health")).json()
     assert health["key_rotation_pending"] is True and health["status"] == "down"
     assert again["key_rotation_pending"] is False and again["status"] == "ok"
+
+
+async def test_a_range_query_shows_an_episode_where_it_happened(
+    sandbox_factory: Callable[[World], Awaitable[Sandbox]],
+) -> None:
+    import time
+
+    spec = fleet()
+    episode = {"from_minutes_ago": 80, "to_minutes_ago": 58, "error_rate": 0.35, "rate_429": 0.35}
+    spec["metrics"] = {"alpha_agent": {"history": [episode]}}
+    sandbox = await sandbox_factory(World.model_validate(spec))
+    now = time.time()
+    query = render(load_queries()["rate_429"], "alpha_agent", 5)
+    params = {"query": query, "start": now - 90 * 60, "end": now, "step": 300}
+    async with sandbox.http_client() as http:
+        body = (await http.get("/prometheus/api/v1/query_range", params=params)).json()
+    (series,) = body["data"]["result"]
+    values = [float(v) for _, v in series["values"]]
+    assert len(values) == 19
+    assert values[0] == 0.0 and values[-1] == 0.0  # before it began, and now that it ended
+    assert max(values) == pytest.approx(0.35)  # 70 min ago: the whole 5-min window inside it
+    assert values[4] == pytest.approx(0.35)
