@@ -20,6 +20,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("bench.bench_memory", []),
     ("bench.bench_evals", []),
     ("bench.bench_intake", []),
+    ("bench.bench_slack", []),
 ]
 
 

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 DECISIONS = {blocks.APPROVE: DecisionKind.APPROVE, blocks.REJECT: DecisionKind.REJECT}
 # The names of the endpoints and agents the platform knows (for "did you mean").
 TargetLister = Callable[[], Awaitable[list[str]]]
+MAX_PARALLEL_INCIDENTS = 8
 
 
 class Click:
@@ -64,6 +65,9 @@ class SlackSurface:
         self.streaming = streaming
         self.targets = targets
         self.pacer = pacer or ChannelPacer()
+        # A storm of commands queues its incidents here rather than starving the event loop
+        # that must acknowledge the next command within Slack's 3 s.
+        self.running = asyncio.Semaphore(MAX_PARALLEL_INCIDENTS)
         # proposal id → (channel, ts) of its message, to take its buttons away later; after a
         # restart the message is found again in its thread (``bot/slack/recovery.py``).
         self.proposal_messages: dict[str, tuple[str, str]] = {}
@@ -117,6 +121,10 @@ class SlackSurface:
 
     async def open_incident(self, request: SlashRequest, user: str, channel: str) -> None:
         """Post the incident message, then run the incident in its thread."""
+        async with self.running:
+            await self._open_incident(request, user, channel)
+
+    async def _open_incident(self, request: SlashRequest, user: str, channel: str) -> None:
         assert request.target is not None
         unknown = await self.unknown_target(request.target)
         if unknown is not None:

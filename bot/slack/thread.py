@@ -23,7 +23,10 @@ from bot.slack import blocks
 
 # Slack allows about one message per second per channel, with short bursts.
 CHANNEL_INTERVAL_S = 1.0
-CHANNEL_BURST = 3
+CHANNEL_BURST = 4
+# Progress writes leave this many for the proposal and the outcome (the stream's stop and the
+# message with the buttons), so that those go out the moment the walk ends.
+PROGRESS_RESERVE = 2
 
 
 class ChannelPacer:
@@ -96,7 +99,7 @@ class IncidentThread:
             await self._write()
 
     async def _write(self) -> None:
-        await self.pacer.wait(self.channel, reserve=1)
+        await self.pacer.wait(self.channel, reserve=PROGRESS_RESERVE)
         pending, self._sent = self.events[self._sent :], len(self.events)
         if not pending:
             return
