@@ -243,3 +243,22 @@ async def test_permission_errors_are_the_platforms_and_read_as_such(
     assert "CAN_VIEW" in status.evidence["error_message"]
     # The pipelines' own calls are not the bot's: they keep being served.
     assert slis(world, "basket-tagger")["request_rate_per_min"] == 60.0
+
+
+@pytest.mark.parametrize("new_first", [False, True])
+def test_at_the_even_split_the_newer_version_is_the_challenger(new_first: bool) -> None:
+    from sandbox.routes.serving import endpoint_json
+    from tools.clients.databricks import ServingEndpoint
+    from tools.readonly.serving import describe_endpoint
+
+    world = _split_world()
+    config = world.endpoints[0].config
+    for route in config.routes:
+        route.traffic_percentage = 50
+    if new_first:
+        config.served_entities.reverse()
+        config.routes.reverse()
+    wire = ServingEndpoint.model_validate(endpoint_json(world.endpoints[0]))
+    evidence = describe_endpoint(wire, 0.0)
+    assert (evidence.challenger_entity, evidence.challenger_version) == ("new", "3")
+    assert (evidence.champion_entity, evidence.primary_version) == ("cur", "2")

@@ -102,10 +102,12 @@ def challenger_of(endpoint: ServingEndpoint) -> tuple[str | None, int | None]:
 
 
 def split_entities(endpoint: ServingEndpoint) -> tuple[str, int, str] | None:
-    """``(challenger entity, its share, champion entity)`` when two entities both take traffic."""
+    """``(challenger entity, its share, champion entity)`` when two entities both take traffic:
+    the smaller share is the challenger; at an even split (the 50 % stage) the newer version is."""
+    versions = {e.name: e.entity_version for e in endpoint.config.served_entities}
     routed = sorted(
         (r for r in endpoint.config.traffic_config.routes if r.traffic_percentage > 0),
-        key=lambda r: r.traffic_percentage,
+        key=lambda r: (r.traffic_percentage, -_number(versions.get(r.served_entity_name, ""))),
     )
     if len(routed) < 2:
         return None
@@ -121,7 +123,12 @@ def primary_entity(endpoint: ServingEndpoint) -> Any:
     share = {
         r.served_entity_name: r.traffic_percentage for r in endpoint.config.traffic_config.routes
     }
-    return max(entities, key=lambda e: share.get(e.name, 0))
+    # At an even split the older version is the one being replaced (split_entities agrees).
+    return max(entities, key=lambda e: (share.get(e.name, 0), -_number(e.entity_version)))
+
+
+def _number(version: str) -> int:
+    return int(version) if version.isdigit() else -1
 
 
 def describe_endpoint(endpoint: ServingEndpoint, now_ms: float) -> EndpointStatusEvidence:
