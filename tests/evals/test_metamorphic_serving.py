@@ -142,3 +142,27 @@ async def test_a_recent_update_is_what_makes_a_drop_a_rollback(tmp_path: Path) -
         3: (["performance.new_version_regression"], ["rollback_to_previous_champion"]),
         30: (["performance.degraded"], []),
     }
+
+
+def test_the_serving_seed_set_covers_both_sides_of_its_thresholds() -> None:
+    names = {path.stem for path in SERVING.glob("*.yaml")}
+    pairs = [
+        ("small-90-healthy", "small-110-needs-medium"),  # Small < 100 req/min
+        ("medium-130-healthy", "small-400-needs-medium"),  # Medium from 100
+        ("medium-880-healthy", "medium-1040-needs-large"),  # Medium up to 1,000
+        ("large-1200-healthy", "large-slow-no-noop-scale"),  # Large above: never Large -> Large
+        ("pipeline-concurrency-12-on-medium", "pipeline-concurrency-24-on-medium"),  # 16
+        ("updating-13-min", "updating-17-min"),  # stuck after 15 min
+        ("rollout-25pct-22h-wait", "rollout-25pct-26h-next-50"),  # 24 h per stage
+        ("rollout-10pct-canary-on-par-next-25", "rollout-10pct-canary-less-accurate"),
+        ("psi-018-healthy", "psi-022-drift-with-challenger"),  # PSI 0.2
+        ("new-version-drop-002-healthy", "new-v4-drop-after-deleted-v3"),  # drop 0.03
+        ("new-v4-drop-after-deleted-v3", "drop-after-30h-no-drift"),  # a recent update: 24 h
+        ("signature-broken-since-v1", "signature-broken-by-v3"),  # a regression or not
+        ("input-mismatch-since-v1", "input-renamed-by-v3"),
+        ("dev-cold-start-by-design", "prod-cold-start"),  # dev vs production
+        ("cost-large-within-budget", "cost-large-over-budget-at-600"),
+    ]
+    missing = [pair for pair in pairs if not set(pair) <= names]
+    assert missing == []
+    assert len(names) >= 60

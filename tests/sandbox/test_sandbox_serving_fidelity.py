@@ -5,9 +5,11 @@ worlds as errors with their path."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from mlflow import MlflowClient
 from pydantic import ValidationError
 
@@ -262,3 +264,25 @@ def test_at_the_even_split_the_newer_version_is_the_challenger(new_first: bool) 
     evidence = describe_endpoint(wire, 0.0)
     assert (evidence.challenger_entity, evidence.challenger_version) == ("new", "3")
     assert (evidence.champion_entity, evidence.primary_version) == ("cur", "2")
+
+
+def test_a_scenario_with_an_invalid_version_names_the_field(tmp_path: Path) -> None:
+    from evals.scenario import ScenarioError, parse_scenario
+
+    path = tmp_path / "bad.yaml"
+    versions = [_version("1"), {**_version("2"), "outputs": [{"name": "tier", "type": "list"}]}]
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "id": "bad-types",
+                "category": "leaf",
+                "trigger": {"command": "/model-incident basket-tagger"},
+                "world": {"models": [{"name": MODEL, "versions": versions}]},
+                "expected": {},
+            }
+        )
+    )
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(path)
+    assert err.value.field == "world.models[0].versions[1].outputs[0].type"
+    assert "unknown type 'list'" in err.value.message
