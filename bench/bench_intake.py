@@ -55,12 +55,13 @@ def free_port() -> int:
 # --------------------------------------------------------------------------- server process
 
 
-def serve(port: int, database_url: str) -> None:
+def serve(port: int, database_url: str, sync: str) -> None:
     """The server of part 1 (run as ``--serve PORT URL`` in its own process)."""
     import uvicorn
 
     from bot.alerts.classify import TargetMapping
     from bot.alerts.intake import AlertIntake, alert_router
+    from bot.alerts.runtime import intake_engine
     from bot.store.db import open_store
     from bot.store.deliveries import AlertDeliveries
     from bot.triggers.alertmanager import TARGET_LABELS
@@ -68,7 +69,7 @@ def serve(port: int, database_url: str) -> None:
     async def main() -> None:
         store = await open_store(database_url)
         intake = AlertIntake(
-            AlertDeliveries(store.engine),
+            AlertDeliveries(intake_engine(store.engine, sync)),
             TargetMapping(labels=TARGET_LABELS, runbook_alerts={"ModelErrorRateHigh": "endpoint"}),
             TOKEN,
         )
@@ -210,16 +211,19 @@ def stored_events(database: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM alert_events").fetchone()[0])
 
 
-async def throughput(seconds: float, rate: float, per: int) -> dict[str, Any]:
+async def throughput(seconds: float, rate: float, per: int, sync: str) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="bench-intake-"))
     database = workdir / "bot.db"
     port = free_port()
+    command = [sys.executable, "-m", "bench.bench_intake", "--serve", str(port)]
     server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any timing
-        [sys.executable, "-m", "bench.bench_intake", "--serve", str(port), f"sqlite:///{database}"]
+        [*command, f"sqlite:///{database}", "--sync", sync]
     )
     try:
         async with httpx.AsyncClient() as http:
-            for _ in range(200):
+            for _ in range(1200):  # a loaded machine takes a while to import the bot
+                if server.poll() is not None:
+                    raise RuntimeError(f"the intake server exited with {server.returncode}")
                 try:
                     await http.post(f"http://{HOST}:{port}/bare", content=b"{}")
                     break
@@ -234,7 +238,13 @@ async def throughput(seconds: float, rate: float, per: int) -> dict[str, Any]:
         server.wait(timeout=10)
     intake["stored_alerts"] = stored_events(database) - warm["accepted_alerts"]
     intake["lost"] = intake["accepted_alerts"] - intake["stored_alerts"]
-    return {"seconds": seconds, "alerts_per_delivery": per, "bare": bare, "intake": intake}
+    return {
+        "seconds": seconds,
+        "alerts_per_delivery": per,
+        "intake_sync": sync,
+        "bare": bare,
+        "intake": intake,
+    }
 
 
 # --------------------------------------------------------------------------- part 2
@@ -390,15 +400,18 @@ def main() -> None:
     parser.add_argument(
         "--no-prometheus", action="store_true", help="skip part 2 with the real Prometheus"
     )
+    parser.add_argument(
+        "--sync", choices=("normal", "full"), default="normal", help="ALERT_INTAKE_SYNC"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON line instead")
     parser.add_argument(
         "--serve", nargs=2, metavar=("PORT", "DATABASE_URL"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
     if args.serve:
-        serve(int(args.serve[0]), args.serve[1])
+        serve(int(args.serve[0]), args.serve[1], args.sync)
         return
-    figures = asyncio.run(throughput(args.seconds, args.rate, args.per))
+    figures = asyncio.run(throughput(args.seconds, args.rate, args.per, args.sync))
     figures["diagnosis"] = asyncio.run(to_diagnosis(args.runs))
     if not args.no_prometheus:
         figures["diagnosis_prometheus"] = asyncio.run(to_diagnosis(args.runs, True))

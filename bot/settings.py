@@ -105,7 +105,8 @@ class Settings(BaseSettings):
     # Alertmanager webhook (POST /alerts/alertmanager on `serve`).
     alertmanager_token: SecretStr = Field(
         SecretStr(""),
-        description="bearer token Alertmanager sends (http_config.authorization); empty refuses all",
+        description="bearer token Alertmanager sends (http_config.authorization); "
+        "empty refuses every delivery",
     )
     alert_channel: str = Field("", description="Slack channel id where alert threads are opened")
     alert_target_labels: list[str] = Field(
@@ -126,6 +127,12 @@ class Settings(BaseSettings):
     )
     alert_max_diagnoses: int = Field(
         4, ge=1, le=64, description="alert incidents diagnosed at once; the rest wait their turn"
+    )
+    alert_intake_sync: Literal["full", "normal"] = Field(
+        "normal",
+        description="SQLite only, the intake's own connections: normal = a stored delivery "
+        "survives the bot's crash or kill (WAL, no fsync per commit); full = also a power loss "
+        "(an fsync per commit, several times slower on most disks)",
     )
 
     def policy(self) -> ApprovalPolicy:

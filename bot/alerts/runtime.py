@@ -14,8 +14,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.alerts.classify import TargetMapping
 from bot.alerts.intake import AlertIntake, alert_router
@@ -45,6 +48,26 @@ class AlertRuntime:
         await self.threads.idle()
 
 
+def intake_engine(engine: AsyncEngine, sync: str) -> AsyncEngine:
+    """The engine the intake commits deliveries with. On SQLite with ``sync="normal"`` its own
+    connections to the same file skip the fsync of each commit (WAL mode: a committed delivery
+    survives a crash or kill of the bot, not a power loss), which the rest of the store keeps;
+    otherwise the store's own engine."""
+    if engine.dialect.name != "sqlite" or sync == "full":
+        return engine
+    from bot.store.engine import make_engine
+
+    own = make_engine(engine.url.render_as_string(hide_password=False))
+
+    @event.listens_for(own.sync_engine, "connect")
+    def _normal(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return own
+
+
 def runbook_alerts(runbooks: RunbookSet) -> dict[str, str]:
     """Alert name → the kind of target its runbook is for (``endpoint``, ``agent``)."""
     return {name: str(rb.applies_to) for rb in runbooks for name in rb.alerts}
@@ -67,6 +90,7 @@ async def open_alerts(
     """The intake on ``http`` and the worker, for the life of the ``serve`` process."""
     settings = app.settings
     deliveries = AlertDeliveries(app.store.engine)
+    writes = intake_engine(app.store.engine, settings.alert_intake_sync)
     threads = AlertThreads(
         app.service,
         surface,
@@ -76,7 +100,7 @@ async def open_alerts(
     )
     worker = AlertWorker(deliveries, threads)
     intake = AlertIntake(
-        deliveries,
+        AlertDeliveries(writes),
         target_mapping(app),
         settings.alertmanager_token.get_secret_value(),
         notify=worker.notify,
@@ -94,6 +118,8 @@ async def open_alerts(
         yield runtime
     finally:
         await intake.writer.close()
+        if writes is not app.store.engine:
+            await writes.dispose()
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -274,6 +274,8 @@ class _Options:
     keep_untargeted: bool
 
 
+# The result models below are built with ``model_construct``: every value was coerced by the wire
+# models or validated here already, and a storm pays for each validation once per alert.
 def _parse_alert(
     batch: WebhookBatch, envelope: _Envelope, index: int, raw: Any, options: _Options
 ) -> None:
@@ -305,7 +307,7 @@ def _parse_alert(
     target, label, problem = _target(labels, where, options.target_labels)
     if status == RESOLVED:
         batch.resolved.append(
-            ResolvedAlert(
+            ResolvedAlert.model_construct(
                 target=target,
                 alertname=alertname,
                 fingerprint=fingerprint,
@@ -316,7 +318,7 @@ def _parse_alert(
         return
     if target is None and not problem and options.keep_untargeted:
         batch.untargeted.append(
-            UntargetedAlert(
+            UntargetedAlert.model_construct(
                 alertname=alertname,
                 labels=labels,
                 annotations=annotations,
@@ -339,7 +341,7 @@ def _parse_alert(
         fingerprint=identity,
     )
     batch.triggers.append(
-        AlertTrigger(
+        AlertTrigger.model_construct(
             trigger=trigger,
             dedupe_key=dedupe_key,
             starts_at=alert.starts_at,
