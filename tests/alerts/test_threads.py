@@ -112,3 +112,21 @@ async def test_deliveries_stored_before_a_restart_are_acted_on_after_it(
         await bot.settle()
         assert len(bot.channel_roots()) == 1
         assert (await bot.runtime.deliveries.counts())["pending"] == 0
+
+
+async def test_a_resolution_during_the_diagnosis_is_noted_in_the_thread(
+    alert_bot: BotFactory,
+) -> None:
+    """The firing and the resolved notification reach the worker together (stored while it was
+    not running): the thread says the alert resolved while its diagnosis still runs."""
+    async with alert_bot(channel="") as bot:
+        await bot.deliver(delivery(alert(), group_key=GROUP))
+        await bot.deliver(delivery(alert(status="resolved"), group_key=GROUP))
+    async with alert_bot() as bot:
+        await bot.settle()
+        (root,) = bot.channel_roots()
+        (note,) = [m for m in bot.thread(root.ts) if m.text.startswith("✅ Resolved")]
+        assert "The diagnosis is still running" in note.text
+        head = bot.slack.message(CHANNEL, root.ts)
+        assert head is not None and head.text.startswith("✅ resolved")
+        assert len(await bot.app.store.list_incidents()) == 1
