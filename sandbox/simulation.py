@@ -156,12 +156,16 @@ def served_versions(world: World, ep: Endpoint) -> list[tuple[ModelVersion, floa
 
 
 def primary_version(world: World, ep: Endpoint) -> str | None:
-    """The entity version that takes the most traffic (ties: the first route)."""
-    best = max(ep.config.routes, key=lambda r: r.traffic_percentage, default=None)
-    if best is None:
-        return None
-    entity = next(e for e in ep.config.served_entities if e.name == best.served_entity_name)
-    return entity.entity_version
+    """The entity version that takes the most traffic (at an even split the older version: the
+    one an A/B test is replacing, whatever the order of the routes)."""
+    versions = {e.name: e.entity_version for e in ep.config.served_entities}
+
+    def weight(route: Route) -> tuple[int, int]:
+        version = versions[route.served_entity_name]
+        return route.traffic_percentage, -int(version) if version.isdigit() else 0
+
+    best = max(ep.config.routes, key=weight, default=None)
+    return None if best is None else versions[best.served_entity_name]
 
 
 def _capacity(ep: Endpoint) -> float:

@@ -286,3 +286,12 @@ def test_a_scenario_with_an_invalid_version_names_the_field(tmp_path: Path) -> N
         parse_scenario(path)
     assert err.value.field == "world.models[0].versions[1].outputs[0].type"
     assert "unknown type 'list'" in err.value.message
+
+
+def test_the_deployed_version_of_an_even_split_is_the_older_one() -> None:
+    world = _split_world()
+    config = world.endpoints[0].config
+    for route in config.routes:
+        route.traffic_percentage = 50
+    config.routes.reverse()
+    assert slis(world, "basket-tagger")["deployed_version"] == "2"
