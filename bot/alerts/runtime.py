@@ -25,12 +25,13 @@ from bot.alerts.intake import AlertIntake, alert_router
 from bot.alerts.threads import AlertThreads
 from bot.alerts.worker import AlertWorker
 from bot.compose import App
-from bot.metrics import instrument_slack
+from bot.metrics import instrument_slack, refresh_from_store
 from bot.runbooks.loader import RunbookSet
 from bot.slack.surface import SlackSurface
 from bot.store.deliveries import AlertDeliveries
 
 log = logging.getLogger(__name__)
+GAUGE_REFRESH_S = 5.0
 
 
 @dataclass
@@ -66,6 +67,17 @@ def intake_engine(engine: AsyncEngine, sync: str) -> AsyncEngine:
         cursor.close()
 
     return own
+
+
+async def refresh_loop(app: App, every_s: float = GAUGE_REFRESH_S) -> None:
+    """Keep the store-backed gauges of ``/metrics`` fresh (incidents, proposals, actions, the
+    alert queue), whether or not alerts open threads."""
+    while True:
+        try:
+            await refresh_from_store(app.store.engine)
+        except Exception:  # a database hiccup leaves the gauges as they were
+            log.warning("metrics refresh failed", exc_info=True)
+        await asyncio.sleep(every_s)
 
 
 def runbook_alerts(runbooks: RunbookSet) -> dict[str, str]:
@@ -107,6 +119,7 @@ async def open_alerts(
     )
     http.include_router(alert_router(intake))
     instrument_slack(surface.client)
+    gauges = asyncio.create_task(refresh_loop(app), name="store-gauges")
     task: asyncio.Task[None] | None = None
     if settings.alert_channel:
         task = asyncio.create_task(worker.run(), name="alert-worker")
@@ -117,6 +130,9 @@ async def open_alerts(
     try:
         yield runtime
     finally:
+        gauges.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await gauges
         await intake.writer.close()
         if writes is not app.store.engine:
             await writes.dispose()

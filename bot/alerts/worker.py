@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Protocol
 
-from bot.metrics import ALERT_WORKER_FAILURES, refresh_from_store
+from bot.metrics import ALERT_WORKER_FAILURES
 from bot.store.deliveries import AlertDeliveries, StoredAlert
 
 log = logging.getLogger(__name__)
@@ -68,8 +68,6 @@ class AlertWorker:
                 await self._sleep()
 
     async def _sleep(self) -> None:
-        with contextlib.suppress(Exception):
-            await refresh_from_store(self.deliveries.engine)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), self.idle_s)
 
