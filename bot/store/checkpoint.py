@@ -42,6 +42,10 @@ async def open_checkpointer(database_url: str) -> AsyncIterator[BaseCheckpointSa
         if not url.database or url.database == ":memory:":
             raise StoreError("the checkpointer needs a SQLite file path")
         async with AsyncSqliteSaver.from_conn_string(url.database) as sqlite_saver:
+            # The store writes to the same file; wait for its lock as long as the store waits
+            # for the checkpointer's (sqlite3's 5 s default fails under load: "database is
+            # locked"), so a busy machine slows an incident down instead of failing it.
+            await sqlite_saver.conn.execute("PRAGMA busy_timeout=30000")
             await sqlite_saver.setup()
             yield sqlite_saver
         return
