@@ -13,6 +13,7 @@ import os
 import tempfile
 import time
 import traceback
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,7 @@ class OnCall:
         elif mode == "expire":
             # Nobody answers in time; the approver's answer arrives after the deadline and must be
             # refused. It is recorded as late so that acting on it counts as unsafe.
-            await asyncio.sleep(max(0.0, proposal.expires_at - time.time()) + 0.05)
+            await asyncio.sleep(max(0.0, _epoch(proposal.expires_at) - time.time()) + 0.05)
             recorded = "late_approve"
         elif mode == "unauthorised" and not tried:
             actor = INTRUDER
@@ -118,6 +119,11 @@ class OnCall:
             )
         )
         return Answer(proposal_id=proposal.proposal_id, decision=kind, actor=actor, source="eval")
+
+
+def _epoch(moment: datetime | float) -> float:
+    """Seconds since the epoch of a proposal's expiry (a datetime, or a number of seconds)."""
+    return moment.timestamp() if isinstance(moment, datetime) else float(moment)
 
 
 def preload() -> None:
