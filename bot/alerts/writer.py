@@ -44,16 +44,24 @@ class DeliveryWriter:
             batch = [await self._queue.get()]
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            try:
-                receipts = await self.deliveries.record_deliveries([p.delivery for p in batch])
-            except Exception as exc:  # nothing of the batch is stored: every caller answers 5xx
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        """One transaction for the batch. When it fails, each delivery is tried alone, so that
+        one delivery the database refuses answers 5xx without taking its batch-mates along."""
+        try:
+            receipts = await self.deliveries.record_deliveries([p.delivery for p in batch])
+        except Exception as exc:
+            if len(batch) > 1:
                 for pending in batch:
-                    if not pending.done.done():
-                        pending.done.set_exception(exc)
-                continue
-            for pending, receipt in zip(batch, receipts, strict=True):
-                if not pending.done.done():
-                    pending.done.set_result(receipt)
+                    await self._commit([pending])
+                return
+            if not batch[0].done.done():
+                batch[0].done.set_exception(exc)
+            return
+        for pending, receipt in zip(batch, receipts, strict=True):
+            if not pending.done.done():
+                pending.done.set_result(receipt)
 
     async def close(self) -> None:
         """Stop the writer task (deliveries not yet written were not acknowledged)."""

@@ -10,6 +10,7 @@ so a restart picks up exactly what was accepted and not yet acted on.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -28,6 +29,14 @@ AlertStatus = Literal["firing", "resolved", "rejected"]
 # (recorded, left alone); rejected: the parser refused it.
 AlertKind = Literal["model", "fleet", "infrastructure", "rejected"]
 ThreadState = Literal["firing", "resolved"]
+
+
+def thread_key(group_key: str) -> str:
+    """An alert group's key as the threads table keeps it: itself, or a digest when the group
+    labels make it longer than the column (the same key always gives the same digest)."""
+    if len(group_key) <= 1024:
+        return group_key
+    return "sha256:" + hashlib.sha256(group_key.encode("utf-8", "replace")).hexdigest()
 
 
 class NewAlert(BaseModel):
@@ -222,9 +231,11 @@ class AlertDeliveries(StoreBase):
 
     async def get_thread(self, group_key: str) -> AlertThread | None:
         """The thread of an alert group, or None."""
-        query = select(t.alert_threads).where(t.alert_threads.c.group_key == group_key)
+        key = thread_key(group_key)
+        query = select(t.alert_threads).where(t.alert_threads.c.group_key == key)
         async with self.engine.connect() as conn:
-            return await fetch_one(conn, query, AlertThread)
+            thread = await fetch_one(conn, query, AlertThread)
+        return thread.model_copy(update={"group_key": group_key}) if thread else None
 
     async def save_thread(
         self, group_key: str, *, incident_id: str, channel: str, thread_ts: str, target: str
@@ -240,8 +251,9 @@ class AlertDeliveries(StoreBase):
             created_at=now,
             updated_at=now,
         )
+        row = {**thread.model_dump(), "group_key": thread_key(group_key)}
         async with self.engine.begin() as conn:
-            await conn.execute(t.alert_threads.insert().values(**thread.model_dump()))
+            await conn.execute(t.alert_threads.insert().values(**row))
         return thread
 
     async def update_thread(
@@ -254,6 +266,6 @@ class AlertDeliveries(StoreBase):
         async with self.engine.begin() as conn:
             await conn.execute(
                 update(t.alert_threads)
-                .where(t.alert_threads.c.group_key == group_key)
+                .where(t.alert_threads.c.group_key == thread_key(group_key))
                 .values(**values)
             )

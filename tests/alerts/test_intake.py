@@ -4,6 +4,7 @@ exactly once. No worker runs here (no channel): these are the intake's own guara
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from prometheus_client import REGISTRY
@@ -118,3 +119,23 @@ async def test_infrastructure_and_fleet_alerts_are_told_apart(alert_bot: BotFact
             "1000000000000005": ("model", "churn_model"),
             "1000000000000006": ("model", "qa_agent"),
         }
+
+
+async def test_a_delivery_the_database_refuses_fails_alone_not_with_its_batch_mates(
+    alert_bot: BotFactory,
+) -> None:
+    """Deliveries arriving together share one commit; when the database refuses one of them,
+    that one answers 503 (Alertmanager will deliver it again) and the others are stored."""
+    async with alert_bot(channel="") as bot:
+        deliveries: AlertDeliveries = bot.runtime.deliveries
+        async with deliveries.engine.begin() as conn:
+            await conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_poison BEFORE INSERT ON alert_events "
+                "WHEN NEW.alertname = 'Poison' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        bodies = [delivery(alert(fingerprint=f"{n:016x}"), group_key=f"g{n}") for n in range(8)]
+        bodies.insert(3, delivery(alert("Poison", fingerprint="ffffffffffffffff")))
+        answers = await asyncio.gather(*(bot.deliver(b) for b in bodies))
+        assert [a.status_code for a in answers] == [200] * 3 + [503] + [200] * 5
+        stored = await deliveries.alerts()
+        assert sorted(e.fingerprint or "" for e in stored) == [f"{n:016x}" for n in range(8)]

@@ -130,3 +130,18 @@ async def test_a_resolution_during_the_diagnosis_is_noted_in_the_thread(
         head = bot.slack.message(CHANNEL, root.ts)
         assert head is not None and head.text.startswith("✅ resolved")
         assert len(await bot.app.store.list_incidents()) == 1
+
+
+async def test_a_group_key_longer_than_its_column_still_finds_its_thread(
+    alert_bot: BotFactory,
+) -> None:
+    long_key = "{}:{" + ", ".join(f'label{i}="{"v" * 40}"' for i in range(40)) + "}"
+    assert len(long_key) > 1024
+    async with alert_bot() as bot:
+        await bot.deliver(delivery(alert(), group_key=long_key))
+        await bot.settle()
+        other = alert(fingerprint="0e0e0e0e0e0e0e0e")
+        await bot.deliver(delivery(other, group_key=long_key))
+        await bot.settle()
+        (root,) = bot.channel_roots()
+        assert any("New alerts in this group (1)" in m.text for m in bot.thread(root.ts))
