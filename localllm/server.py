@@ -28,7 +28,9 @@ def free_port() -> int:
 async def serve(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
     """``app`` on a local port for as long as the block runs; yields its base URL."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -51,7 +51,7 @@ def assistant_for(store: Store, mode: str) -> AssistantFactory:
         async with serve_script(script) as (url, calls), httpx.AsyncClient() as http:
             endpoint = LLMEndpoint(url, SecretStr(api_key))
             provider = provider_for(mode, endpoint, http)
-            options = {"timeout_s": 2.0, "max_retries": 1, **limits}
+            options = {"timeout_s": 10.0, "max_retries": 1, **limits}
             yield (
                 Assistant.create(provider, "local-model", AuditJournal(store), Limits(**options)),
                 calls,

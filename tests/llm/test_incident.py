@@ -61,7 +61,7 @@ async def llm_app(
         llm_base_url=url,
         mistral_api_key=SecretStr(KEY),
         llm_api_key=SecretStr(KEY),
-        llm_timeout_s=2.0,
+        llm_timeout_s=10.0,
         **overrides,
     )
     async with open_app(settings, sandbox=sandbox) as app:

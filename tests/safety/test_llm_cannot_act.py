@@ -109,7 +109,7 @@ async def app_for(
         llm_mode="mistral" if url else "off",
         llm_base_url=url or "",
         mistral_api_key=SecretStr(KEY),
-        llm_timeout_s=2.0,
+        llm_timeout_s=10.0,
     )
     async with open_app(settings, sandbox=sandbox) as app:
         yield app
