@@ -60,7 +60,12 @@ def _free_port() -> int:
 @asynccontextmanager
 async def served(app: Any) -> AsyncIterator[str]:
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    # Keep-alive longer than a loaded round: a connection closed while a command is on its
+    # way would fail that command.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="error", timeout_keep_alive=120
+    )
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 - uvicorn offers no started event
         await asyncio.sleep(0.02)

@@ -126,11 +126,23 @@ def _short(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def proposal_message(proposal: Proposal, *, why: str = "") -> dict[str, Any]:
-    """A proposed change: what and why, the dry-run diff, risk, key, Approve and Reject."""
+def _evidence(steps: list[StepEvent]) -> str:
+    """The checks and diagnosis that led to a proposal (the last few), one line each."""
+    cited = [e for e in steps if e.kind in ("check", "diagnosis")][-4:]
+    return "\n".join(step_line(e) for e in cited)
+
+
+def proposal_message(
+    proposal: Proposal, *, why: str = "", steps: list[StepEvent] | None = None
+) -> dict[str, Any]:
+    """A proposed change: what and why (with the evidence the walk cited), the dry-run diff,
+    risk, key, Approve and Reject."""
     diff = list(proposal.dry_run.get("diff") or [])
     expires = proposal.expires_at.astimezone().strftime("%H:%M:%S")
     because = escape(why or proposal.diagnosis or "the runbook", 600)
+    evidence = _evidence(steps or [])
+    if evidence:
+        because += f"\n*Evidence:*\n{evidence}"
     return {
         "text": f"Proposed change: {escape(proposal.title, 200)}",
         "blocks": [

@@ -163,7 +163,7 @@ class IncidentThread:
 
     async def post_proposal(self, proposal: Proposal) -> str:
         await self.close_walk()
-        return await self.post(blocks.proposal_message(proposal))
+        return await self.post(blocks.proposal_message(proposal, steps=self.events))
 
     async def post_outcome(self, outcome: IncidentOutcome) -> str:
         await self.close_walk()

@@ -92,7 +92,7 @@ async def test_slash_command_opens_a_thread_and_ten_clicks_execute_once(bot: Any
     (proposal,) = proposal_messages(state)
     assert proposal.thread_ts == root.ts
     shown = json.dumps(proposal.blocks)
-    for part in ("Why:", "Dry run", "risk", "key", "Approve", "Reject", '"confirm"'):
+    for part in ("Why:", "Evidence:", "Dry run", "risk", "key", "Approve", "Reject", '"confirm"'):
         assert part in shown
     actions = next(b for b in proposal.blocks if b["type"] == "actions")
     assert [e["style"] for e in actions["elements"]] == ["primary", "danger"]
