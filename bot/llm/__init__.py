@@ -1,1 +1,2 @@
-"""The optional LLM assistant: triage, explanations and summaries. It never decides or executes."""
+"""The optional LLM assistant: free-text readings among a check's own options, triage,
+summaries, thread answers and postmortem drafts. It never decides a change or executes one."""
