@@ -57,6 +57,8 @@ class SlackState(BaseModel):
     # signed with: kept on the server, never sent to the browser.
     bot_events_url: str | None = Field(None, exclude=True)
     signing_secret: str = Field("", exclude=True)
+    # The app-level token (``xapp-``) that opens Socket Mode connections (localslack/socket.py).
+    app_token: str = Field("", exclude=True)
 
     def message(self, channel: str, ts: str) -> Message | None:
         return next((m for m in self.messages if m.channel == channel and m.ts == ts), None)
@@ -206,9 +208,11 @@ def create_app(state: SlackState) -> FastAPI:
     """The local Slack's HTTP app: ``/api/<method>``, the ``/_local`` controls and the page
     (``GET /``, ``localslack/page.py``)."""
     from localslack.page import add_page
+    from localslack.socket import add_socket_mode, connections_open
 
     app = FastAPI(title="local Slack", docs_url=None, redoc_url=None)
     add_page(app, state)
+    add_socket_mode(app, state)
     handlers = _handlers(state)
     app.state.slack = state
 
@@ -225,6 +229,8 @@ def create_app(state: SlackState) -> FastAPI:
                 status_code=429,
                 headers={"Retry-After": str(state.retry_after_s)},
             )
+        if method == "apps.connections.open":
+            return JSONResponse(connections_open(state, request))
         if request.headers.get("authorization") != f"Bearer {state.token}":
             return JSONResponse(_error("invalid_auth"))
         handler = handlers.get(method)

@@ -3,8 +3,11 @@ last one stopped, in the same threads; a 429 storm delays messages but loses non
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
+
+import httpx
 
 from sandbox.runtime import Sandbox
 from tests.slack.helpers import (
@@ -89,3 +92,18 @@ async def test_under_429s_every_message_arrives_at_about_one_write_per_second(
         assert len(writes) < len(walk.chunks)
         span = writes[-1]["at"] - writes[0]["at"]
         assert len(writes) <= 3 + 2 + span / 1.0 + 1
+
+
+async def test_with_an_app_token_commands_arrive_over_socket_mode(
+    bot_factory: Any, local_slack: tuple[Any, str]
+) -> None:
+    slack, api_url = local_slack
+    slack.app_token = "xapp-local"
+    async with bot_factory(slack_app_token="xapp-local") as (server, _http, state):
+        base = api_url.removesuffix("api/")
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+            await wait_for(lambda: any(c["method"] == "apps.connections.open" for c in state.calls))
+            answer = (await http.post("/_local/socket/slash", json={"text": ENDPOINT})).json()
+            assert answer["ok"] and "Opening an incident" in json.dumps(answer["payload"])
+        await server.surface.idle()
+        assert len(proposal_messages(state)) == 1
