@@ -10,9 +10,9 @@ from pathlib import Path
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from bot.domain import DecisionKind
 from bot.cli import app as cli
 from bot.compose import open_app
+from bot.domain import DecisionKind
 from bot.llm.answer import answer_question
 from bot.llm.postmortem import draft_postmortem
 from bot.settings import Settings
