@@ -1,6 +1,6 @@
 """``model-incident serve``: one FastAPI process for every HTTP surface of the bot.
 
-POST /slack/events   Slack's slash commands and interactions (Bolt, signature-checked)
+POST /slack/events   Slack's slash commands, interactions and app_mention events (Bolt, signed)
 GET  /healthz        the process answers
 GET  /readyz         database, Slack ``auth.test`` and the platform reachable
 GET  /metrics        Prometheus exposition of the bot's own metrics
@@ -75,7 +75,8 @@ async def readiness(app: App, client: AsyncWebClient) -> dict[str, str]:
 
 
 def create_http(app: App, client: AsyncWebClient, surface: SlackSurface) -> FastAPI:
-    bolt = create_bolt_app(app.settings.slack_signing_secret.get_secret_value(), client, surface)
+    secret = app.settings.slack_signing_secret.get_secret_value()
+    bolt = create_bolt_app(secret, client, surface, app.assistant)
     handler = AsyncSlackRequestHandler(bolt)
     http = FastAPI(title="model-incident-bot", docs_url=None, redoc_url=None)
     http.state.bolt = bolt

@@ -3,6 +3,7 @@
 /model-incident TARGET [--dry-run]     open an incident
 /model-incident status [INCIDENT]      one incident, or the open ones
 /model-incident audit INCIDENT         an incident's audit trail
+/model-incident postmortem INCIDENT    a postmortem draft from its audit timeline
 /model-incident help
 """
 
@@ -22,14 +23,17 @@ HELP = (
     "proposals are shown, nothing is changed)\n"
     "• `/model-incident status [INCIDENT]`: one incident, or the open ones\n"
     "• `/model-incident audit INCIDENT`: what an incident did\n"
+    "• `/model-incident postmortem INCIDENT`: a postmortem draft from its audit timeline, "
+    "posted in its thread\n"
+    "• mention the bot in an incident's thread to ask about it (answered from its audit trail)\n"
     "• `/model-incident help`: this text"
 )
-SUBCOMMANDS = ("status", "audit", "help")
+SUBCOMMANDS = ("status", "audit", "postmortem", "help")
 _INCIDENT_PREFIX = "inc-"
 
 
 class SlashRequest(BaseModel):
-    kind: Literal["diagnose", "status", "audit", "help"]
+    kind: Literal["diagnose", "status", "audit", "postmortem", "help"]
     target: str | None = None
     incident_id: str | None = None
     dry_run: bool = False
@@ -51,10 +55,11 @@ def parse_slash(text: str) -> SlashRequest:
         if len(rest) > 1 or (rest and _incident_id(rest[0]) is None):
             return SlashRequest(kind="help", error="usage: `/model-incident status [INCIDENT]`")
         return SlashRequest(kind="status", incident_id=rest[0] if rest else None)
-    if head == "audit":
+    if head in ("audit", "postmortem"):
         if len(rest) != 1 or _incident_id(rest[0]) is None:
-            return SlashRequest(kind="help", error="usage: `/model-incident audit INCIDENT`")
-        return SlashRequest(kind="audit", incident_id=rest[0])
+            return SlashRequest(kind="help", error=f"usage: `/model-incident {head} INCIDENT`")
+        kind: Literal["audit", "postmortem"] = "audit" if head == "audit" else "postmortem"
+        return SlashRequest(kind=kind, incident_id=rest[0])
     flags = [w for w in rest if w.startswith("--")]
     unknown = [f for f in flags if f != "--dry-run"]
     if unknown or len(rest) != len(flags):
