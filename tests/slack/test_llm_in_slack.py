@@ -1,6 +1,6 @@
 """Questions asked of the bot in an incident's thread and the postmortem draft, in Slack: signed
-requests to the real Bolt app, assertions on what the local Slack received (LLM_MODE=off, so both
-are written from the audit trail)."""
+requests to the real Bolt app, assertions on what the local Slack received. With LLM_MODE=off
+both are written from the audit trail; the last test turns the LLM on (the local chat server)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from localllm.script import Rule, Script
+from localllm.server import serve_script
 from localslack.server import BOT_USER_ID, TEAM_ID, Message, SlackState
 from tests.slack.helpers import (
     CHANNEL,
@@ -176,3 +178,44 @@ async def test_bad_signatures_get_401_and_nothing_is_posted(bot: Any) -> None:
     assert (await slash(http, f"postmortem {incident_id}", secret="wrong")).status_code == 401
     await server.surface.idle()
     assert state.messages[seen:] == []
+
+
+async def test_with_the_llm_on_its_answer_and_draft_are_posted_escaped(bot_factory: Any) -> None:
+    script = Script.model_validate({"api_key": "local-key", "rules": []})
+    llm = {"llm_mode": "openai-compatible", "llm_api_key": "local-key"}
+    async with (
+        serve_script(script) as (url, calls),
+        bot_factory(llm_base_url=url, **llm) as (server, http, state),
+    ):
+        incident_id = await approved_incident(server, http, state)
+        root, _ = thread_of(state)
+        entries = await server.app.store.list_audit(incident_id=incident_id)
+        seq = next(e.seq for e in entries if e.kind == "approval")
+        hostile = {"answer": f"<!channel> U0BOB approved it (#{seq}) `x", "cites": [seq]}
+        draft = {
+            "root_cause": "<!here> version 5 regressed accuracy",
+            "impact": "accuracy 0.78 against 0.92",
+            "prevention": "an accuracy canary before promotion",
+            "follow_ups": [{"action": "add the canary", "owner": "<@U0ALICE>"}],
+        }
+        script.rules[:0] = [
+            Rule.model_validate({"prompt": "question", "reply": {"json": hostile}}),
+            Rule.model_validate({"prompt": "postmortem", "reply": {"json": draft}}),
+        ]
+        seen = len(state.messages)
+        await mention(http, f"<@{BOT_USER_ID}> who approved the rollback?", root.ts, "Ev0LLM")
+        await wait_for(lambda: bool(replies_after(state, root.ts, seen)))
+        (reply,) = replies_after(state, root.ts, seen)
+        shown = texts([reply])
+        assert "written by the assistant" in shown and f"#{seq}" in shown
+        assert "<!channel>" not in shown and "&lt;!channel&gt; U0BOB approved it" in shown
+        asked = next(c for c in calls if "who approved the rollback" in json.dumps(c["body"]))
+        assert "<untrusted>" in json.dumps(asked["body"]), "the trail goes to the LLM fenced"
+        seen = len(state.messages)
+        await slash(http, f"postmortem {incident_id}")
+        await wait_for(lambda: bool(replies_after(state, root.ts, seen)))
+        (posted,) = replies_after(state, root.ts, seen)
+        shown = texts([posted])
+        assert "written from: llm" in shown and "an accuracy canary before promotion" in shown
+        assert "<!here>" not in shown and "<@U0ALICE>" not in shown
+        assert "&lt;!here&gt;" in shown and "approval by U0BOB" in shown
