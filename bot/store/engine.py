@@ -6,6 +6,7 @@ Every concern of the store (incidents, proposals, ledger, audit chain) is a clas
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -49,6 +50,20 @@ def async_url(database_url: str) -> URL:
     )
 
 
+def _enable_wal(cursor: Any, attempts: int = 50) -> None:
+    """Switch the database to WAL. Changing the journal mode needs the database to itself, and
+    SQLite answers "database is locked" at once, without waiting, while another connection (a
+    replica starting at the same moment) holds it: retry for up to 5 s. Once WAL, it stays WAL."""
+    for attempt in range(attempts):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as exc:  # sqlite3.OperationalError, through the async adapter
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.1)
+
+
 def make_engine(database_url: str) -> AsyncEngine:
     """An async engine whose transactions serialise writers on both databases."""
     url = async_url(database_url)
@@ -66,9 +81,9 @@ def make_engine(database_url: str) -> AsyncEngine:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        _enable_wal(cursor)
+        cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
