@@ -16,18 +16,10 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-# Spark SQL spellings of MLflow's scalar types.
-SYNONYMS = {
-    "int": "integer",
-    "bigint": "long",
-    "smallint": "integer",
-    "tinyint": "integer",
-    "bool": "boolean",
-    "real": "float",
-    "str": "string",
-    "timestamp": "datetime",
-    "date": "datetime",
-}
+from tools.readonly.serving import TYPE_SYNONYMS
+
+# Spark SQL spellings of MLflow's scalar types: the same table the bot's contract check reads.
+SYNONYMS = TYPE_SYNONYMS
 SCALARS = frozenset(
     {"string", "double", "long", "integer", "float", "boolean", "binary", "datetime"}
 )

@@ -460,7 +460,7 @@ class SignatureCheckEvidence(BaseModel):
 OLDER_VERSIONS_CHECKED = 5
 
 # Spark SQL spellings of the signature's scalar types (a returnType may write either).
-_TYPE_SYNONYMS = {
+TYPE_SYNONYMS = {
     "int": "integer",
     "bigint": "long",
     "smallint": "integer",
@@ -471,7 +471,7 @@ _TYPE_SYNONYMS = {
     "timestamp": "datetime",
     "date": "datetime",
 }
-_TYPE_WORD = re.compile(r"\b(" + "|".join(_TYPE_SYNONYMS) + r")\b")
+_TYPE_WORD = re.compile(r"\b(" + "|".join(TYPE_SYNONYMS) + r")\b")
 
 
 def same_type(a: str, b: str) -> bool:
@@ -484,7 +484,7 @@ def normalise_type(text: str) -> str:
     """One spelling of a type (``STRUCT<a: BIGINT>`` and ``struct<a long>`` alike)."""
     lowered = " ".join(text.lower().replace(":", " ").split())
     lowered = re.sub(r"\s*([<>,])\s*", r"\1", lowered)
-    return _TYPE_WORD.sub(lambda m: _TYPE_SYNONYMS[m.group(1)], lowered)
+    return _TYPE_WORD.sub(lambda m: TYPE_SYNONYMS[m.group(1)], lowered)
 
 
 def _version_key(version: str) -> tuple[int, str]:
