@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import uvicorn
@@ -81,7 +82,7 @@ def bare_bolt(api_url: str) -> FastAPI:
     bolt = AsyncApp(
         signing_secret=SECRET,
         client=AsyncWebClient(token=TOKEN, base_url=api_url),
-        process_before_response=False,
+        process_before_response=True,  # as the bot's: the answer leaves when ack() returns
     )
 
     @bolt.command("/model-incident")
@@ -131,12 +132,50 @@ async def ack_round(_http: httpx.AsyncClient, url: str, n: int, tag: str) -> lis
     return [float(x) for x in json.loads(out.decode().strip().splitlines()[-1])]
 
 
+def _raw_request(url: str, channel: str) -> bytes:
+    """One signed slash command as the bytes Slack would send (HTTP/1.1, keep-alive)."""
+    body = slash_form(SlashTyped(text=TARGET, user="U0BENCH", channel=channel))
+    head = ["POST /slack/events HTTP/1.1", f"Host: {urlsplit(url).netloc}"]
+    head += [f"{k}: {v}" for k, v in signed_headers(SECRET, body).items()]
+    head += [f"Content-Length: {len(body.encode())}", "", ""]
+    return "\r\n".join(head).encode() + body.encode()
+
+
+async def _answer(reader: asyncio.StreamReader) -> int:
+    """Read one HTTP/1.1 response (status line, headers, a Content-Length body); its status."""
+    status = int((await reader.readline()).split()[1])
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode().partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return status
+
+
 async def load(url: str, n: int, tag: str) -> list[float]:
-    """The load generator's side: connections opened first, then ``n`` commands at once."""
-    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
-    async with httpx.AsyncClient(timeout=30.0, limits=limits) as http:
-        await asyncio.gather(*(http.get(f"{url}/healthz") for _ in range(n)))
-        return list(await asyncio.gather(*(command(http, url, f"C{tag}{i}") for i in range(n))))
+    """The load generator's side: ``n`` connections opened and ``n`` requests built first, then
+    every request written at once; each one timed from its write to the end of its answer.
+    Plain sockets, so the sender adds microseconds, not an HTTP client's milliseconds."""
+    parts = urlsplit(url)
+    streams = [await asyncio.open_connection(parts.hostname, parts.port) for _ in range(n)]
+    requests = [_raw_request(url, f"C{tag}{i}") for i in range(n)]
+
+    async def one(i: int) -> float:
+        reader, writer = streams[i]
+        started = time.perf_counter()
+        writer.write(requests[i])
+        status = await _answer(reader)
+        elapsed = time.perf_counter() - started
+        if status != 200:
+            raise SystemExit(f"command answered {status}")
+        return elapsed
+
+    try:
+        return list(await asyncio.gather(*(one(i) for i in range(n))))
+    finally:
+        for _, writer in streams:
+            writer.close()
 
 
 def _received(state: SlackState, channel: str) -> tuple[float | None, float | None]:
