@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 
+from bench.rawhttp import Connection
 from bench.stats import percentile
 
 TOKEN = "bench-token"
@@ -44,6 +45,7 @@ TARGET_DIAGNOSIS_P95_S = 3.0
 ENDPOINT = "sentiment-endpoint"
 GAP_S = 3.0
 CONNECTIONS = 32  # Alertmanager keeps a few; a storm across many groups opens more
+HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
 
 
 def free_port() -> int:
@@ -120,37 +122,6 @@ def delivery(n: int, per: int) -> bytes:
     return json.dumps(body).encode()
 
 
-class Connection:
-    """One keep-alive HTTP/1.1 connection: a request, then its whole response. A plain client
-    on purpose: at a thousand requests a second a full-featured one costs the load generator more
-    CPU than the server under test gets, on a machine of two cores."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def open(cls, port: int) -> Connection:
-        reader, writer = await asyncio.open_connection(HOST, port)
-        return cls(reader, writer)
-
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        head = (
-            f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
-            f"Authorization: Bearer {TOKEN}\r\nContent-Length: {len(body)}\r\n\r\n"
-        )
-        self.writer.write(head.encode() + body)
-        status = int((await self.reader.readline()).split()[1])
-        length = 0
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        return status, await self.reader.readexactly(length)
-
-    def close(self) -> None:
-        self.writer.close()
-
-
 async def offer(
     port: int, path: str, rate: float, seconds: float, per: int, first: int = 0
 ) -> dict[str, Any]:
@@ -162,7 +133,7 @@ async def offer(
     bodies = [delivery(first + n, per) for n in range(count)]
     pool: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(CONNECTIONS):
-        pool.put_nowait(await Connection.open(port))
+        pool.put_nowait(await Connection.open(HOST, port))
     latencies: list[float] = []
     codes: dict[int, int] = {}
     accepted = 0
@@ -171,7 +142,7 @@ async def offer(
         nonlocal accepted
         connection = await pool.get()
         try:
-            status, answer = await connection.post(path, body)
+            status, answer = await connection.post(path, body, HEADERS)
         finally:
             pool.put_nowait(connection)
         latencies.append(time.perf_counter() - due)

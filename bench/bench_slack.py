@@ -40,6 +40,7 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bench.rawhttp import Connection
 from bench.stats import percentile
 from localslack.page import SlashTyped, signed_headers, slash_form
 from localslack.server import SlackState, create_app
@@ -132,40 +133,21 @@ async def ack_round(_http: httpx.AsyncClient, url: str, n: int, tag: str) -> lis
     return [float(x) for x in json.loads(out.decode().strip().splitlines()[-1])]
 
 
-def _raw_request(url: str, channel: str) -> bytes:
-    """One signed slash command as the bytes Slack would send (HTTP/1.1, keep-alive)."""
-    body = slash_form(SlashTyped(text=TARGET, user="U0BENCH", channel=channel))
-    head = ["POST /slack/events HTTP/1.1", f"Host: {urlsplit(url).netloc}"]
-    head += [f"{k}: {v}" for k, v in signed_headers(SECRET, body).items()]
-    head += [f"Content-Length: {len(body.encode())}", "", ""]
-    return "\r\n".join(head).encode() + body.encode()
-
-
-async def _answer(reader: asyncio.StreamReader) -> int:
-    """Read one HTTP/1.1 response (status line, headers, a Content-Length body); its status."""
-    status = int((await reader.readline()).split()[1])
-    length = 0
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        name, _, value = line.decode().partition(":")
-        if name.strip().lower() == "content-length":
-            length = int(value)
-    await reader.readexactly(length)
-    return status
-
-
 async def load(url: str, n: int, tag: str) -> list[float]:
-    """The load generator's side: ``n`` connections opened and ``n`` requests built first, then
-    every request written at once; each one timed from its write to the end of its answer.
-    Plain sockets, so the sender adds microseconds, not an HTTP client's milliseconds."""
+    """The load generator's side: ``n`` connections opened and ``n`` requests signed first, then
+    every request written at once; each one timed from its write to the end of its answer."""
     parts = urlsplit(url)
-    streams = [await asyncio.open_connection(parts.hostname, parts.port) for _ in range(n)]
-    requests = [_raw_request(url, f"C{tag}{i}") for i in range(n)]
+    assert parts.hostname is not None and parts.port is not None
+    connections = [await Connection.open(parts.hostname, parts.port) for _ in range(n)]
+    bodies = [
+        slash_form(SlashTyped(text=TARGET, user="U0BENCH", channel=f"C{tag}{i}")).encode()
+        for i in range(n)
+    ]
+    headers = [signed_headers(SECRET, body.decode()) for body in bodies]
 
     async def one(i: int) -> float:
-        reader, writer = streams[i]
         started = time.perf_counter()
-        writer.write(requests[i])
-        status = await _answer(reader)
+        status, _ = await connections[i].post("/slack/events", bodies[i], headers[i])
         elapsed = time.perf_counter() - started
         if status != 200:
             raise SystemExit(f"command answered {status}")
@@ -174,8 +156,8 @@ async def load(url: str, n: int, tag: str) -> list[float]:
     try:
         return list(await asyncio.gather(*(one(i) for i in range(n))))
     finally:
-        for _, writer in streams:
-            writer.close()
+        for connection in connections:
+            connection.close()
 
 
 def _received(state: SlackState, channel: str) -> tuple[float | None, float | None]:
