@@ -83,7 +83,7 @@ def bare_bolt(api_url: str) -> FastAPI:
     bolt = AsyncApp(
         signing_secret=SECRET,
         client=AsyncWebClient(token=TOKEN, base_url=api_url),
-        process_before_response=False,  # as the bot's
+        process_before_response=True,  # as the bot's
     )
 
     @bolt.command("/model-incident")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import typer
 
 from bot.commands import audit, check, demo, diagnose, evals, postmortem, runbooks, sandbox, serve
+from bot.startup import pause_collector
 
 app = typer.Typer(
     name="model-incident",
@@ -31,5 +32,13 @@ app.command("eval")(evals.eval_command)
 app.command("serve")(serve.serve)
 app.command("postmortem")(postmortem.postmortem)
 
-if __name__ == "__main__":
+
+def main() -> None:
+    """The ``model-incident`` entry point: the collector is paused while the command loads what
+    it uses (``bot.startup`` says why), then the command runs."""
+    pause_collector()
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from bot.settings import Settings
+from bot.startup import freeze_startup_heap
 
 if TYPE_CHECKING:
     from bot.llm.assistant import Assistant
@@ -170,6 +171,7 @@ async def open_app(
             assistant=assistant,
         )
         graph = build_graph(deps).compile(checkpointer=saver)
+        freeze_startup_heap()
         yield App(
             settings=settings,
             platform=platform,

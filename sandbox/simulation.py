@@ -6,6 +6,7 @@ numbers, so a scenario's expected diagnosis never flickers.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -96,14 +97,15 @@ class AiQueryCall:
     fail_on_error: bool
 
 
-def ai_query_calls(sql: str) -> list[AiQueryCall]:
+@functools.lru_cache(maxsize=1024)
+def ai_query_calls(sql: str) -> tuple[AiQueryCall, ...]:
     """The ``ai_query`` calls of SQL, in every form the SQL engine accepts: positional or named
     arguments (``endpoint =>``, ``request =>``, ``returnType =>``, ``failOnError =>``), quoted
     either way, ``named_struct`` or ``struct(col AS name)`` requests, and returnTypes with
     nested types (``STRUCT<labels: ARRAY<STRING>, meta: STRUCT<score: DOUBLE>>``) or the DDL
     form. The grammar is the bot's SQL reader's, so every call the bot can read, the platform runs
-    the same way."""
-    return [
+    the same way. Parsed once per SQL text: every SLI query reads the callers' pipelines."""
+    return tuple(
         AiQueryCall(
             endpoint=call.endpoint_called,
             request_fields=tuple(call.request_fields),
@@ -111,7 +113,7 @@ def ai_query_calls(sql: str) -> list[AiQueryCall]:
             fail_on_error=call.fail_on_error,
         )
         for call in parse_ai_query_calls(sql)
-    ]
+    )
 
 
 def callers(world: World, endpoint: str) -> list[tuple[Pipeline, AiQueryCall]]:

@@ -7,12 +7,15 @@ incident service hands them to whoever runs that incident.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.agent.records import IncidentRecords
-from bot.llm.assistant import Assistant
 from bot.runbooks.loader import RunbookSet
 from bot.settings import Settings
 from tools.platform import Platform
+
+if TYPE_CHECKING:
+    from bot.llm.assistant import Assistant
 
 
 @dataclass

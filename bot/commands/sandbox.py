@@ -35,6 +35,7 @@ def up(
     import uvicorn
     from rich.console import Console
 
+    from bot.startup import freeze_startup_heap
     from sandbox.faults import FAULTS
     from sandbox.runtime import Sandbox
 
@@ -80,6 +81,7 @@ def up(
             soft_wrap=True,
         )
         config = uvicorn.Config(sandbox.app, host="127.0.0.1", port=port, log_level="warning")
+        freeze_startup_heap()
         await uvicorn.Server(config).serve()
 
     asyncio.run(serve())

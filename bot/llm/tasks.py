@@ -8,12 +8,14 @@ import copy
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from bot.llm.assistant import Assistant
 from bot.llm.guard import InvalidAnswer
+
+if TYPE_CHECKING:
+    from bot.llm.assistant import Assistant
 
 # Text an answer must never carry back: a fence of ours, or an instruction echoed from the data.
 _ECHOED = re.compile(
