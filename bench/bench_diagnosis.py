@@ -3,9 +3,9 @@
 For every sandbox fault: a fresh in-process sandbox (untimed), the fault injected (untimed), then
 the agent timed from the trigger to its first proposal, or to the end when it proposes nothing.
 ``agent_ms`` is that span: every tool call, node and checkpoint write the agent makes. ``open_ms``
-is opening the agent (SQLite store, checkpointer, graph compile), which a running bot pays once,
-reported apart. Runbooks are parsed once, as in the bot. Rounds go over all faults in turn so that
-machine noise spreads over every leaf instead of hitting one.
+is opening the agent (SQLite store, checkpointer, graph compile, the registry's client), which a
+running bot pays once, reported apart. Runbooks are parsed once, as in the bot. Rounds go over all
+faults in turn so that machine noise spreads over every leaf instead of hitting one.
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ async def time_one(
         )
         opened = time.perf_counter()
         async with open_app(settings, sandbox=sandbox, runbooks=runbooks) as app:
+            await app.platform.registry.connect()  # once per bot, as the store is: part of open
             if profiler is not None:
                 profiler.enable()
             cpu = time.process_time()
@@ -179,7 +180,7 @@ def main() -> None:
         print(json.dumps({**overall, "leaves": [leaf.row() for leaf in leaves]}))
         return
     print(f"{len(faults)} faults x {args.rounds} runs ({os.cpu_count()} CPUs); agent = trigger to")
-    print("first proposal (or end); open = opening store + checkpointer + graph, paid once per bot")
+    print("first proposal (or end); open = store, checkpointer, graph, registry client (per bot)")
     print("cpu = process CPU time of the agent span (p50); wall far above it is waiting/preemption")
     print(
         f"{'fault':38} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'cpu ms':>8} {'open ms':>8}"

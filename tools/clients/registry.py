@@ -80,6 +80,8 @@ class SignatureField(BaseModel):
 class RegistryAPI(Protocol):
     """What the tools need from a model registry."""
 
+    async def connect(self) -> None: ...
+
     async def get_model(self, name: str) -> RegisteredModelInfo: ...
 
     async def list_models(self) -> list[str]: ...
@@ -193,11 +195,15 @@ class MlflowRegistry:
             self._client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         return self._client
 
-    async def _run(self, call_text: str, fn: Callable[[MlflowClient], T]) -> T:
+    async def connect(self) -> None:
+        """Build the client now rather than on the first call: importing mlflow and setting up
+        a SQL store is local work (seconds on a cold start, about 0.1 s warm). A long-running
+        bot pays it once; the first call pays it otherwise, outside its deadline."""
         if self._client is None:
-            # Importing mlflow and building the client is local work (seconds on a cold start),
-            # not an upstream call: it must not eat the call's deadline.
             await _in_daemon_thread(self._mlflow)
+
+    async def _run(self, call_text: str, fn: Callable[[MlflowClient], T]) -> T:
+        await self.connect()  # local set-up must not eat the call's deadline
         rec = RequestRecord(method="MLFLOW", url=call_text)
         record(rec)
         started = time.perf_counter()
