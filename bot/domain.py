@@ -89,12 +89,3 @@ class Proposal(BaseModel):
         """The ``proposals`` row (column names), as the store writes it and the chain records."""
         dumped = self.model_dump(mode=mode, include=set(_COLUMNS))
         return {_COLUMNS[name]: value for name, value in dumped.items()}
-
-    # The store's column names, for code that reads a proposal as a row.
-    @property
-    def id(self) -> str:
-        return self.proposal_id
-
-    @property
-    def action(self) -> str:
-        return self.title

@@ -93,18 +93,20 @@ async def settle_buttons(surface: SlackSurface, thread: IncidentThread, incident
     for proposal in await store.list_proposals(incident_id=incident_id):
         if proposal.status == "pending":
             continue
-        ts = await find_proposal_message(surface, thread, proposal.id)
+        ts = await find_proposal_message(surface, thread, proposal.proposal_id)
         if ts is None:
             continue
-        approval = await store.get_approval(proposal.id)
+        approval = await store.get_approval(proposal.proposal_id)
         message = (
-            blocks.decided_message(proposal.action, proposal.id, approval.decision, approval.actor)
+            blocks.decided_message(
+                proposal.title, proposal.proposal_id, approval.decision, approval.actor
+            )
             if approval is not None
-            else blocks.expired_message(proposal.action, proposal.id)
+            else blocks.expired_message(proposal.title, proposal.proposal_id)
         )
         await surface.pacer.wait(thread.channel)
         await surface.client.chat_update(channel=thread.channel, ts=ts, **message)
-        surface.proposal_messages.pop(proposal.id, None)
+        surface.proposal_messages.pop(proposal.proposal_id, None)
 
 
 async def _resume(surface: SlackSurface, incident_id: str, thread: IncidentThread) -> None:

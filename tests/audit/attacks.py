@@ -32,13 +32,15 @@ async def seed_incident(store: Store) -> dict[str, Any]:
         risk="medium",
         ttl_s=600,
     )
-    decided = await store.decide(proposal.id, "approved", APPROVER, "cli", approvers=[APPROVER])
+    decided = await store.decide(
+        proposal.proposal_id, "approved", APPROVER, "cli", approvers=[APPROVER]
+    )
     assert decided.accepted, decided
     entry = await store.ledger_begin(
         proposal.idempotency_key,
         tool=proposal.tool,
         params=proposal.params,
-        proposal_id=proposal.id,
+        proposal_id=proposal.proposal_id,
     )
     assert entry.claimed
     await store.ledger_finish(proposal.idempotency_key, "succeeded", {"status": "ok", "v": "3"})

@@ -95,8 +95,8 @@ async def test_edited_proposal_approval_and_ledger_rows_are_reported(sealed_stor
     seeded = await seed_incident(sealed_store)
     proposal = seeded["proposal"]
     params = {**proposal.params, "endpoint": "payments"}
-    await edit_row(sealed_store, "proposals", {"id": proposal.id}, params=params)
-    await edit_row(sealed_store, "approvals", {"proposal_id": proposal.id}, actor=INTRUDER)
+    await edit_row(sealed_store, "proposals", {"id": proposal.proposal_id}, params=params)
+    await edit_row(sealed_store, "approvals", {"proposal_id": proposal.proposal_id}, actor=INTRUDER)
     await edit_row(
         sealed_store,
         "ledger",
@@ -173,11 +173,11 @@ async def test_an_approval_written_without_the_key_does_not_let_a_change_run(
     )
     async with await open_store(database_url, clock=clock) as keyless:
         decided = await keyless.decide(
-            proposal.id, "approved", APPROVER, "cli", approvers=[APPROVER]
+            proposal.proposal_id, "approved", APPROVER, "cli", approvers=[APPROVER]
         )
         assert decided.accepted
     with pytest.raises(ProposalTampered, match="no signed approval"):
-        await load_bound_proposal(sealed_store, proposal.id)
+        await load_bound_proposal(sealed_store, proposal.proposal_id)
     kinds = [e.kind for e in await sealed_store.list_audit(incident_id=incident.id)]
     assert kinds[-1] == "tamper_detected"
     report = await audit.verify(sealed_store)

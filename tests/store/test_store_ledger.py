@@ -21,9 +21,11 @@ async def _approved_proposal(store: Store) -> str:
         risk="high",
         ttl_s=600,
     )
-    result = await store.decide(proposal.id, "approved", "alice", "cli", approvers=["alice"])
+    result = await store.decide(
+        proposal.proposal_id, "approved", "alice", "cli", approvers=["alice"]
+    )
     assert result.accepted
-    return proposal.id
+    return proposal.proposal_id
 
 
 async def test_begin_claims_once_then_reports_the_outcome(store: Store) -> None:
