@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.agent.events import StepEvent
 from bot.agent.types import Trigger
-from bot.domain import DecisionKind
+from bot.domain import DecisionKind, Proposal
 from bot.service.incidents import IncidentService, new_incident_id
 from bot.service.models import Answer, IncidentView, OpenRequest, ReportTo
 from bot.slack import blocks
@@ -227,9 +227,9 @@ class SlackSurface:
     async def click(self, body: dict[str, Any]) -> None:
         """Answer a proposal from a button click, after checking where the click came from."""
         click = Click(body)
-        problem = await self._foreign(click)
-        if problem is not None:
-            await self._refuse(click, problem)
+        checked = await self._checked(click)
+        if isinstance(checked, str):
+            await self._refuse(click, checked)
             return
         thread = self.thread(click.channel, click.thread_ts, click.user)
         answer = Answer(
@@ -239,7 +239,7 @@ class SlackSurface:
             source="slack",
             channel=click.channel,
         )
-        before = await self.service.status((await self._proposal(click)).incident_id)
+        before = await self.service.status(checked.incident_id)
         view = await self.service.answer(answer, on_event=thread.on_event)
         if view.refusal is not None:  # audited by the service already
             await self._refuse(click, view.refusal.message, audit=False)
@@ -257,12 +257,12 @@ class SlackSurface:
             self.proposal_messages.pop(click.proposal_id, None)
         await self.report(view, thread)
 
-    async def _proposal(self, click: Click) -> Any:
+    async def _proposal(self, click: Click) -> Proposal | None:
         return await self.service.records.store.get_proposal(click.proposal_id)
 
-    async def _foreign(self, click: Click) -> str | None:
-        """Why a click does not count (unknown button, other team, channel or thread, an
-        expired proposal), or None. Pending and the policy are the service's to judge."""
+    async def _checked(self, click: Click) -> Proposal | str:
+        """The clicked proposal, or why the click does not count (unknown button, other team,
+        channel or thread, an expired proposal). Pending and the policy are the service's."""
         if click.action_id not in DECISIONS:
             return "unknown button"
         if click.team != self.team_id:
@@ -277,8 +277,8 @@ class SlackSurface:
         if expected != f"{click.channel}:{click.thread_ts}":
             return "this button does not belong to this incident's thread"
         if proposal.status == "pending" and proposal.expires_at <= datetime.now(UTC):
-            return f"proposal {proposal.id} has expired; nothing was changed"
-        return None
+            return f"proposal {proposal.proposal_id} has expired; nothing was changed"
+        return proposal
 
     async def _refuse(self, click: Click, reason: str, *, audit: bool = True) -> None:
         """An ephemeral explanation to the person who clicked; the refusal is audited."""

@@ -6,6 +6,7 @@ resume it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -14,12 +15,15 @@ from bot.store.engine import StoreError, async_url
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
+    from psycopg import AsyncConnection
+    from psycopg.rows import DictRow
 
 # Each backend's saver (and psycopg for PostgreSQL) is imported when a database of its kind is
 # opened: a SQLite bot, the CLI on its default store, never pays for the PostgreSQL stack.
 
 # Any constant: the advisory lock that keeps replicas from running the migrations at once.
 _SETUP_LOCK_ID = 7_420_118
+_SETUP_LOCK_POLL_S = 0.05
 
 
 def _libpq_url(database_url: str) -> str:
@@ -53,6 +57,22 @@ async def open_checkpointer(database_url: str) -> AsyncIterator[BaseCheckpointSa
         yield postgres_saver
 
 
+async def _take_setup_lock(conn: AsyncConnection[DictRow]) -> None:
+    """Take the setup lock by polling, never by a blocked ``pg_advisory_lock``.
+
+    The saver's migrations build indexes ``CONCURRENTLY``, which waits for every older snapshot
+    in the database. A statement blocked on the lock holds one, so the holder's index build
+    would wait for the waiter, which waits for the holder: a deadlock PostgreSQL does not
+    detect. A ``pg_try_advisory_lock`` returns at once and holds no snapshot while it waits.
+    """
+    while True:
+        cursor = await conn.execute("SELECT pg_try_advisory_lock(%s) AS taken", (_SETUP_LOCK_ID,))
+        row = await cursor.fetchone()
+        if row is not None and row["taken"]:
+            return
+        await asyncio.sleep(_SETUP_LOCK_POLL_S)
+
+
 @asynccontextmanager
 async def _postgres_saver(conninfo: str) -> AsyncIterator[BaseCheckpointSaver[Any]]:
     """``AsyncPostgresSaver`` over a pool, its tables set up once across replicas."""
@@ -61,15 +81,14 @@ async def _postgres_saver(conninfo: str) -> AsyncIterator[BaseCheckpointSaver[An
     from psycopg.rows import DictRow, dict_row
     from psycopg_pool import AsyncConnectionPool
 
-    async with await AsyncConnection.connect(conninfo, autocommit=True) as lock_conn:
-        await lock_conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK_ID,))
+    async with await AsyncConnection.connect(
+        conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row
+    ) as setup_conn:
+        await _take_setup_lock(setup_conn)
         try:
-            async with await AsyncConnection.connect(
-                conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row
-            ) as setup_conn:
-                await AsyncPostgresSaver(conn=setup_conn).setup()
+            await AsyncPostgresSaver(conn=setup_conn).setup()
         finally:
-            await lock_conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK_ID,))
+            await setup_conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK_ID,))
     pool_kwargs: dict[str, Any] = {
         "autocommit": True,
         "prepare_threshold": 0,
