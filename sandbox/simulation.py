@@ -116,7 +116,11 @@ def ai_query_calls(sql: str) -> tuple[AiQueryCall, ...]:
     )
 
 
-def callers(world: World, endpoint: str) -> list[tuple[Pipeline, AiQueryCall]]:
+Routes = list[tuple[ModelVersion, float, str]]
+Calls = list[tuple[Pipeline, AiQueryCall]]
+
+
+def callers(world: World, endpoint: str) -> Calls:
     """The pipelines (and their calls) whose SQL calls ``endpoint``."""
     return [
         (p, c) for p in world.pipelines for c in ai_query_calls(p.sql) if c.endpoint == endpoint
@@ -144,9 +148,9 @@ def _returns_match(outputs: list[Field_], returns: tuple[tuple[str, str], ...]) 
 # --------------------------------------------------------------------------- endpoints
 
 
-def served_versions(world: World, ep: Endpoint) -> list[tuple[ModelVersion, float, str]]:
+def served_versions(world: World, ep: Endpoint) -> Routes:
     """``(version, traffic share 0-1, workload size)`` for every route with traffic."""
-    out = []
+    out: Routes = []
     entities = {e.name: e for e in ep.config.served_entities}
     for route in ep.config.routes:
         entity = entities[route.served_entity_name]
@@ -229,12 +233,18 @@ def ep_rate(ep: Endpoint, calls: list[tuple[Pipeline, AiQueryCall]]) -> float:
     return ep.request_rate_per_min + sum(p.concurrency * PIPELINE_RATE_PER_SLOT for p, _ in calls)
 
 
-def endpoint_slis(world: World, ep: Endpoint, psi: float) -> dict[str, Any]:
-    """The simulated SLIs of one serving endpoint (before pins)."""
-    versions = served_versions(world, ep)
-    calls = callers(world, ep.name)
-    pipeline_rate = sum(p.concurrency * PIPELINE_RATE_PER_SLOT for p, _ in calls)
-    rate = ep.request_rate_per_min + pipeline_rate
+@dataclass(frozen=True)
+class Latency:
+    """Percentiles in ms and the share of requests that time out."""
+
+    p50: float
+    p95: float
+    p99: float
+    timeouts: float
+
+
+def _latency(ep: Endpoint, versions: Routes, calls: Calls, rate: float) -> Latency:
+    """Latency under load: within capacity a few times the model's own; past it, queueing."""
     latency = sum(v.behaviour.latency_ms * share for v, share, _ in versions) or 80.0
     # Little's law: in flight = arrival rate x service time; pipelines keep all their slots busy.
     demand = ep.request_rate_per_min / 60 * latency / 1000 + sum(p.concurrency for p, _ in calls)
@@ -242,29 +252,25 @@ def endpoint_slis(world: World, ep: Endpoint, psi: float) -> dict[str, Any]:
     # Two limits: the concurrency the size provisions (pipelines keep their slots busy) and the
     # request rate the size is made for (the seed's table). Within both, latency stays within a
     # few times the model's own; past either, requests queue until they time out.
-    rho = max(
-        demand / capacity if capacity else float("inf"), rate_utilisation(ep, ep_rate(ep, calls))
+    rho = max(demand / capacity if capacity else float("inf"), rate_utilisation(ep, rate))
+    if rho <= 1:
+        return Latency(
+            latency * (1 + rho / 2), 2 * latency * (1 + rho), 3 * latency * (1 + rho), 0.0
+        )
+    return Latency(
+        min(TIMEOUT_MS, latency * 4 * rho),
+        min(TIMEOUT_MS, latency * 40 * rho),
+        TIMEOUT_MS,
+        1 - 1 / rho,
     )
 
-    if rho <= 1:
-        p50, p95, p99 = latency * (1 + rho / 2), 2 * latency * (1 + rho), 3 * latency * (1 + rho)
-        timeouts = 0.0
-    else:
-        p50 = min(TIMEOUT_MS, latency * 4 * rho)
-        p95 = min(TIMEOUT_MS, latency * 40 * rho)
-        p99 = TIMEOUT_MS
-        timeouts = 1 - 1 / rho
-    cold = any(e.scale_to_zero_enabled for e in ep.config.served_entities) and ep.idle_minutes > 0
-    if cold:
-        p99 = max(p99, COLD_START_MS)
 
-    errors_5xx = 1.0 if ep.ready != "READY" else timeouts
-    model_errors = sum(share for v, share, _ in versions if v.behaviour.output_style == "error")
-    errors_5xx = max(errors_5xx, min(1.0, timeouts + model_errors))
-    null_model = sum(share for v, share, _ in versions if v.behaviour.output_style == "null")
-
-    # Pipelines see what their SQL makes of the answers: bad requests, and NULL rows where the
-    # answer does not parse as the returnType (or where errors become values: failOnError false).
+def _pipeline_effects(
+    calls: Calls, versions: Routes, rate: float, errors_5xx: float
+) -> tuple[float, float]:
+    """(bad requests, NULL rows) as shares of all traffic: what each pipeline's SQL makes of the
+    answers, where they do not parse as its returnType or errors become values (failOnError
+    false)."""
     bad_requests = 0.0
     pipeline_nulls = 0.0
     for pipeline, call in calls:
@@ -282,49 +288,71 @@ def endpoint_slis(world: World, ep: Endpoint, psi: float) -> dict[str, Any]:
                 pipeline_nulls += weight * share
             elif style in ("null",) or (not call.fail_on_error and errors_5xx > 0):
                 pipeline_nulls += weight * share * (1.0 if style == "null" else errors_5xx)
-    direct = 1 - (pipeline_rate / rate if rate else 0.0)
-    null_rate = min(1.0, null_model * direct + pipeline_nulls)
-    error_rate = min(1.0, errors_5xx + bad_requests * (1 - errors_5xx))
+    return bad_requests, pipeline_nulls
 
-    accuracy = sum(v.behaviour.accuracy * share for v, share, _ in versions) - _drift_penalty(psi)
+
+def _accuracy_baseline(world: World, ep: Endpoint, versions: Routes) -> float | None:
+    """The best tagged accuracy among the model's versions not being served."""
     served = {v.version for v, _, _ in versions}
     model = world.model(ep.config.served_entities[0].entity_name)
     others = [
         _tag_accuracy(v) for v in (model.versions if model else []) if v.version not in served
     ]
-    baseline = max(others) if others else None
+    return max(others) if others else None
 
+
+def _cost_per_hour(ep: Endpoint, cold: bool) -> float:
+    """The endpoint's stated cost, or its sizes' list price (nothing while scaled to zero)."""
+    if ep.cost_per_hour_usd is not None:
+        return ep.cost_per_hour_usd
+    if cold:
+        return 0.0
+    return sum(
+        COST_PER_HOUR[e.workload_size] * (4 if e.workload_type.startswith("GPU") else 1)
+        for e in ep.config.served_entities
+    )
+
+
+def endpoint_slis(world: World, ep: Endpoint, psi: float) -> dict[str, Any]:
+    """The simulated SLIs of one serving endpoint (before pins)."""
+    versions = served_versions(world, ep)
+    calls = callers(world, ep.name)
+    pipeline_rate = sum(p.concurrency * PIPELINE_RATE_PER_SLOT for p, _ in calls)
+    rate = ep.request_rate_per_min + pipeline_rate
+    lat = _latency(ep, versions, calls, rate)
+    cold = any(e.scale_to_zero_enabled for e in ep.config.served_entities) and ep.idle_minutes > 0
+    p99 = max(lat.p99, COLD_START_MS) if cold else lat.p99
+
+    errors_5xx = 1.0 if ep.ready != "READY" else lat.timeouts
+    model_errors = sum(share for v, share, _ in versions if v.behaviour.output_style == "error")
+    errors_5xx = max(errors_5xx, min(1.0, lat.timeouts + model_errors))
+    null_model = sum(share for v, share, _ in versions if v.behaviour.output_style == "null")
+    bad_requests, pipeline_nulls = _pipeline_effects(calls, versions, rate, errors_5xx)
+    direct = 1 - (pipeline_rate / rate if rate else 0.0)
+
+    accuracy = sum(v.behaviour.accuracy * share for v, share, _ in versions) - _drift_penalty(psi)
     leak = sum(v.behaviour.memory_leak_mb_per_hour * share for v, share, _ in versions)
-    memory = BASE_MEMORY_MB + leak * ep.updated_minutes_ago / 60
-    cost = ep.cost_per_hour_usd
-    if cost is None:
-        cost = sum(
-            COST_PER_HOUR[e.workload_size] * (4 if e.workload_type.startswith("GPU") else 1)
-            for e in ep.config.served_entities
-        )
-        if cold:
-            cost = 0.0
     deployed = primary_version(world, ep)
     return {
-        "error_rate": error_rate,
+        "error_rate": min(1.0, errors_5xx + bad_requests * (1 - errors_5xx)),
         "rate_401": 0.0,
         "rate_403": 0.0,
         "rate_404": 0.0,
         "rate_429": 0.0,
         "rate_5xx": errors_5xx,
-        "latency_p50_ms": p50,
-        "latency_p95_ms": p95,
+        "latency_p50_ms": lat.p50,
+        "latency_p95_ms": lat.p95,
         "latency_p99_ms": p99,
         "request_rate_per_min": rate,
-        "null_rate": null_rate,
+        "null_rate": min(1.0, null_model * direct + pipeline_nulls),
         "fallback_rate": 0.0,
         "accuracy": max(0.0, accuracy),
-        "accuracy_baseline": baseline,
+        "accuracy_baseline": _accuracy_baseline(world, ep, versions),
         "accuracy_trend": _accuracy_trend(world, ep, psi),
         "input_psi": psi,
-        "memory_mb": memory,
+        "memory_mb": BASE_MEMORY_MB + leak * ep.updated_minutes_ago / 60,
         "memory_growth_mb_per_hour": leak,
-        "cost_per_hour_usd": cost,
+        "cost_per_hour_usd": _cost_per_hour(ep, cold),
         "cost_budget_per_hour_usd": ep.cost_budget_per_hour_usd,
         "deployed_version": deployed,
         "expected_version": ep.expected_version or deployed,
