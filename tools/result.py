@@ -27,6 +27,7 @@ class RequestRecord(BaseModel):
     url: str
     params: dict[str, str] = Field(default_factory=dict)
     body: Any = None
+    form: dict[str, str] = Field(default_factory=dict)  # an urlencoded form body
     status_code: int | None = None
     duration_ms: float | None = None
     error: str | None = None
@@ -51,6 +52,8 @@ class RequestRecord(BaseModel):
                 "-d",
                 shlex.quote(json.dumps(self.body)),
             ]
+        for key, value in self.form.items():
+            parts += ["--data-urlencode", shlex.quote(f"{key}={value}")]
         return " ".join(parts)
 
 

@@ -6,6 +6,7 @@ import re
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -60,6 +61,53 @@ def match(patterns: list[Pattern], query: str) -> tuple[str, str, float | None] 
     return None
 
 
+# One part of the adapter's query for every SLI: an SLI query with a label naming it.
+_UNION_PART = re.compile(
+    r'^label_replace\((?P<inner>.*), "(?P<label>\w+)", "(?P<name>\w+)", "", ""\)$'
+)
+
+
+def _top_level_or(query: str) -> list[str]:
+    """``query`` cut at each ``or`` outside parentheses, braces and strings."""
+    parts, depth, quoted, start, i = [], 0, False, 0, 0
+    while i < len(query):
+        char = query[i]
+        if quoted:  # inside a string: only its end (an unescaped quote) matters
+            quoted = char != '"'
+            i += 2 if char == "\\" else 1
+            continue
+        if char == '"':
+            quoted = True
+        elif char in "({[":
+            depth += 1
+        elif char in ")}]":
+            depth -= 1
+        elif depth == 0 and query.startswith(" or ", i):
+            parts.append(query[start:i])
+            start = i = i + 4
+            continue
+        i += 1
+    parts.append(query[start:])
+    return parts
+
+
+def match_union(
+    patterns: list[Pattern], query: str
+) -> list[tuple[dict[str, str], str, str, float | None]] | None:
+    """The parts of ``label_replace(<SLI query>, "<label>", "<name>", "", "") or ...`` (how
+    the adapter asks for every SLI at once) as ``(added label, sli, target, window)``, or
+    ``None`` when ``query`` is not such a union of SLI queries."""
+    parts = _top_level_or(" ".join(query.split()))
+    found = []
+    for part in parts:
+        piece = _UNION_PART.match(part)
+        inner = match(patterns, piece.group("inner")) if piece else None
+        if piece is None or inner is None:
+            return None
+        found.append(({piece.group("label"): piece.group("name")}, *inner))
+    return found
+
+
 def format_value(value: float) -> str:
     return f"{float(value):.10g}"
 
@@ -111,6 +159,14 @@ def range_values(
     return out
 
 
+async def form_params(request: Request) -> dict[str, str]:
+    """The query string, and for a POST its ``application/x-www-form-urlencoded`` body too."""
+    merged = dict(request.query_params)
+    if request.method == "POST":
+        merged.update(parse_qsl((await request.body()).decode("utf-8", "replace")))
+    return merged
+
+
 def _error(status: int, kind: str, message: str) -> JSONResponse:
     return JSONResponse(
         {"status": "error", "errorType": kind, "error": message}, status_code=status
@@ -126,38 +182,39 @@ def prometheus_router(state: SandboxState) -> APIRouter:
     router = APIRouter(dependencies=[Depends(outage_guard(state, "prometheus", _down))])
     patterns = compile_queries()
 
-    async def params(request: Request) -> dict[str, str]:
-        merged = dict(request.query_params)
-        if request.method == "POST":
-            form = await request.form()
-            merged.update({k: str(v) for k, v in form.items()})
-        return merged
-
-    def evaluate(query: str) -> tuple[str, str, Any] | JSONResponse:
-        found = match(patterns, query)
+    def evaluate(query: str) -> list[tuple[dict[str, str], str, str, Any]] | JSONResponse:
+        """``(extra labels, sli, target, value)`` of each SLI the query asks for."""
+        one = match(patterns, query)
+        found = [({}, *one)] if one is not None else match_union(patterns, query)
         if found is None:
             return _error(400, "bad_data", f"sandbox answers only the SLI queries: {query!r}"[:300])
-        sli, target, window = found
         # Rates over a window average in what happened inside it, and only that: an episode
         # that ended before the window began is history, not the present.
-        return sli, target, slis(state.world, target, window).get(sli)
+        memo: dict[tuple[str, float | None], dict[str, Any]] = {}
+        for _, _, target, window in found:
+            if (target, window) not in memo:
+                memo[(target, window)] = slis(state.world, target, window)
+        return [(extra, sli, t, memo[(t, w)].get(sli)) for extra, sli, t, w in found]
 
     @router.api_route("/api/v1/query", methods=["GET", "POST"])
     async def query(request: Request) -> Any:
-        p = await params(request)
+        p = await form_params(request)
         if not p.get("query"):
             return _error(400, "bad_data", 'invalid parameter "query": empty')
         result = evaluate(p["query"])
         if isinstance(result, JSONResponse):
             return result
         at = float(p.get("time") or time.time())
-        one = sample(*result)
-        vector = [] if one is None else [{"metric": one[0], "value": [at, one[1]]}]
+        vector = []
+        for extra, sli, target, value in result:
+            one = sample(sli, target, value)
+            if one is not None:
+                vector.append({"metric": one[0] | extra, "value": [at, one[1]]})
         return {"status": "success", "data": {"resultType": "vector", "result": vector}}
 
     @router.api_route("/api/v1/query_range", methods=["GET", "POST"])
     async def query_range(request: Request) -> Any:
-        p = await params(request)
+        p = await form_params(request)
         try:
             start, end, step = float(p["start"]), float(p["end"]), float(p["step"].rstrip("s"))
         except (KeyError, ValueError):

@@ -172,6 +172,11 @@ async def test_every_sli_of_every_target_agrees_with_the_simulation(
             assert_agrees(name, await adapter.sli(name, target, WINDOW_MIN), expected[name])
         for name in LABEL_SLIS:
             assert_agrees(name, await adapter.sli_label(name, target, WINDOW_MIN), expected[name])
+        # The one query the slis tool sends (every SLI labelled by name, joined with `or`) is
+        # PromQL that real Prometheus answers the same way.
+        together = await adapter.all_slis(target, WINDOW_MIN)
+        for name in [*NUMERIC_SLIS, *LABEL_SLIS]:
+            assert_agrees(name, together[name], expected[name])
 
 
 async def test_the_fault_reads_the_same_on_real_prometheus(

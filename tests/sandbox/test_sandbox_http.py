@@ -243,6 +243,30 @@ async def test_prometheus_answers_every_sli_query(sandbox: Sandbox) -> None:
     assert len(ranged.json()["data"]["result"][0]["values"]) == 5
 
 
+async def test_prometheus_answers_a_union_of_labelled_sli_queries_as_a_form(
+    sandbox: Sandbox,
+) -> None:
+    def part(name: str, target: str) -> str:
+        template = load_queries()[name]
+        return f'label_replace({render(template, target, 30)}, "sli", "{name}", "", "")'
+
+    # A name with a quote and " or " in it stays inside its string: the union is cut only at
+    # the top level.
+    tricky = 'x" or label_replace(up'
+    union = " or ".join(
+        [part("accuracy", EP), part("deployed_version", EP), part("null_rate", tricky)]
+    )
+    async with sandbox.http_client() as http:
+        answer = await http.post("/prometheus/api/v1/query", data={"query": union})
+        foreign = await http.post(
+            "/prometheus/api/v1/query", data={"query": f"{part('accuracy', EP)} or up"}
+        )
+    result = answer.json()["data"]["result"]
+    assert [sample["metric"]["sli"] for sample in result] == ["accuracy", "deployed_version"]
+    assert result[1]["metric"]["version"] == "4" and result[0]["metric"]["target"] == EP
+    assert foreign.status_code == 400 and foreign.json()["errorType"] == "bad_data"
+
+
 async def test_prometheus_has_no_series_for_a_deleted_endpoint(sandbox: Sandbox) -> None:
     await sandbox.inject("endpoint.deleted")
     query = render(load_queries()["error_rate"], EP, 30)

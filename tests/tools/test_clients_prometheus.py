@@ -82,6 +82,40 @@ async def test_label_slis_read_their_label() -> None:
     assert await prom.sli_label("accuracy_trend", "ep") == "sudden_drop"
 
 
+async def test_all_slis_is_one_posted_query_read_by_the_sli_label() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(
+            200,
+            json=vector(
+                ({"sli": "error_rate", "target": "ep"}, "0.5"),
+                ({"sli": "error_rate", "target": "ep"}, "0.9"),  # only the first one counts
+                ({"sli": "null_rate"}, "NaN"),
+                ({"sli": "deployed_version", "version": "4"}, "1"),
+                ({"sli": "expected_version"}, "1"),  # its label is missing
+                ({"sli": "not_an_sli"}, "3"),
+            ),
+        )
+
+    values = await prometheus(handler, timeout_s=3.0).all_slis('e"p', 15)
+
+    [request] = seen
+    assert request.method == "POST" and request.url.path == "/api/v1/query"
+    assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+    form = dict(httpx.QueryParams(request.content.decode()))
+    assert form["timeout"] == "3s"
+    parts = form["query"].split(" or label_replace(")
+    assert len(parts) == len(load_queries())
+    error_rate = render(load_queries()["error_rate"], 'e"p', 15)  # the name escaped
+    assert f'label_replace({error_rate}, "sli", "error_rate", "", "")' in form["query"]
+    assert set(values) == set(load_queries())
+    assert values["error_rate"] == 0.5 and values["deployed_version"] == "4"
+    assert values["null_rate"] is None and values["expected_version"] is None
+    assert values["latency_p95_ms"] is None  # no sample: no series
+
+
 async def test_error_envelope_names_error_type_and_message() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         body = {"status": "error", "errorType": "bad_data", "error": "parse error at char 5"}

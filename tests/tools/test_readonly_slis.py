@@ -12,7 +12,7 @@ from sandbox.runtime import Sandbox
 from sandbox.world import MetricPins
 from tests.conftest import DEFAULT_POLICY
 from tools.catalog import run_tool
-from tools.sli_queries import load_queries
+from tools.sli_queries import LABEL_SLIS, load_queries
 
 
 async def test_healthy_endpoint(platform: Any) -> None:
@@ -23,9 +23,35 @@ async def test_healthy_endpoint(platform: Any) -> None:
     assert ev["deployed_version"] == ev["expected_version"] == "4"
     assert ev["accuracy_trend"] == "stable" and ev["missing"] == []
     assert ev["accuracy_drop"] == pytest.approx(ev["accuracy_baseline"] - ev["accuracy"])
-    # Every SLI is one recorded, re-runnable query.
-    assert len(result.requests) == len(load_queries())
-    assert all(r.params["query"] for r in result.requests)
+    # One recorded, re-runnable query asks for every SLI, each under its own name.
+    [request] = result.requests
+    assert request.method == "POST" and not request.params
+    assert all(f'"sli", "{name}"' in request.form["query"] for name in load_queries())
+    assert "--data-urlencode 'query=label_replace(" in request.as_curl()
+
+
+@pytest.mark.parametrize(
+    ("fault", "target"),
+    [
+        (None, "sentiment-endpoint"),
+        ("deploy.version_drift", "sentiment-endpoint"),
+        ("performance.new_version_regression", "sentiment-endpoint"),
+        ("provider.rate_limited", "qa_agent"),
+    ],
+)
+async def test_the_one_query_answers_what_each_sli_query_answers(
+    sandbox: Sandbox, platform: Any, fault: str | None, target: str
+) -> None:
+    if fault is not None:
+        await sandbox.inject(fault, None if target == "qa_agent" else target)
+    metrics = platform.metrics
+    together = await metrics.all_slis(target, 60)
+    one_by_one = {
+        name: await (metrics.sli_label if name in LABEL_SLIS else metrics.sli)(name, target, 60)
+        for name in load_queries()
+    }
+    assert together == one_by_one
+    assert sum(value is not None for value in together.values()) >= 15  # not all "no series"
 
 
 async def test_rate_limited_provider_shows_as_429s_on_an_agent(

@@ -67,6 +67,7 @@ async def request_json(
     *,
     params: Mapping[str, str] | None = None,
     json: Any = None,
+    form: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
     timeout_s: float,
     retries: int,
@@ -74,11 +75,14 @@ async def request_json(
 ) -> tuple[int, Any]:
     """Send one request and return ``(status_code, parsed JSON body)``.
 
-    Retries at most ``retries`` times on connection errors and 502/503/504, within one overall
+    ``form`` is sent as an ``application/x-www-form-urlencoded`` body. Retries at most
+    ``retries`` times on connection errors and 502/503/504, within one overall
     deadline of ``timeout_s``. Statuses in ``allow_status`` are returned instead of raised.
     Raises a subclass of :class:`UpstreamError` otherwise.
     """
-    rec = RequestRecord(method=method, url=url, params=dict(params or {}), body=json)
+    rec = RequestRecord(
+        method=method, url=url, params=dict(params or {}), body=json, form=dict(form or {})
+    )
     record(rec)
     started = time.perf_counter()
     deadline = started + timeout_s
@@ -89,7 +93,13 @@ async def request_json(
             if remaining <= 0:
                 raise httpx.TimeoutException("deadline exceeded")
             response = await client.request(
-                method, url, params=params, json=json, headers=headers, timeout=remaining
+                method,
+                url,
+                params=params,
+                json=json,
+                data=form,
+                headers=headers,
+                timeout=remaining,
             )
         except httpx.TimeoutException:
             rec.duration_ms = (time.perf_counter() - started) * 1000

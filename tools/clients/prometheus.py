@@ -20,6 +20,11 @@ from tools.clients.errors import UpstreamHTTPError
 from tools.clients.wire import bad_response, request_recorded
 from tools.sli_queries import LABEL_SLIS, render
 
+# The label that names each SLI's sample in the query that asks for all of them at once.
+SLI_LABEL = "sli"
+
+SliValue = float | str | None
+
 
 class Sample(BaseModel):
     """One sample of an instant vector. ``value`` is ``None`` for NaN (e.g. 0/0 with no traffic)."""
@@ -39,6 +44,8 @@ class MetricsAPI(Protocol):
     async def sli(self, name: str, target: str, window_minutes: int = 30) -> float | None: ...
 
     async def sli_label(self, name: str, target: str, window_minutes: int = 30) -> str | None: ...
+
+    async def all_slis(self, target: str, window_minutes: int = 30) -> dict[str, SliValue]: ...
 
 
 def parse_value(raw: Any) -> float | None:
@@ -93,16 +100,18 @@ class PrometheusSLI:
         self._retries = retries
         self._queries = dict(queries)
 
-    async def query(self, promql: str) -> list[Sample]:
-        """Run one instant query. Raises :class:`UpstreamError` subclasses; an ``error`` envelope
-        becomes :class:`UpstreamHTTPError` (with an HTTP error status) or :class:`BadResponse`."""
+    async def query(self, promql: str, *, post: bool = False) -> list[Sample]:
+        """Run one instant query (``post``: in a form body, for queries too long for a URL).
+        Raises :class:`UpstreamError` subclasses; an ``error`` envelope becomes
+        :class:`UpstreamHTTPError` (with an HTTP error status) or :class:`BadResponse`."""
         url = f"{self._base}/api/v1/query"
         params = {"query": promql, "timeout": f"{self._timeout_s:g}s"}
         status, body, rec = await request_recorded(
             self._http,
-            "GET",
+            "POST" if post else "GET",
             url,
-            params=params,
+            params=None if post else params,
+            form=params if post else None,
             timeout_s=self._timeout_s,
             retries=self._retries,
         )
@@ -140,3 +149,30 @@ class PrometheusSLI:
         label = LABEL_SLIS.get(name, name)
         value = samples[0].metric.get(label)
         return value or None
+
+    def all_slis_promql(self, target: str, window_minutes: int = 30) -> str:
+        """One instant query for every SLI: each SLI's samples labelled ``sli="<name>"`` with
+        ``label_replace`` and joined with ``or`` (the labels differ, so nothing is dropped)."""
+        return " or ".join(
+            f"label_replace({self.promql(name, target, window_minutes)}, "
+            f'"{SLI_LABEL}", "{name}", "", "")'
+            for name in self._queries
+        )
+
+    async def all_slis(self, target: str, window_minutes: int = 30) -> dict[str, SliValue]:
+        """Every SLI of the query file in one request, read as :meth:`sli` and :meth:`sli_label`
+        read them one by one: the first sample of each, ``None`` for no series or NaN."""
+        samples = await self.query(self.all_slis_promql(target, window_minutes), post=True)
+        first: dict[str, Sample] = {}
+        for one in samples:
+            first.setdefault(one.metric.get(SLI_LABEL, ""), one)
+        values: dict[str, SliValue] = {}
+        for name in self._queries:
+            found = first.get(name)
+            if found is None:
+                values[name] = None
+            elif name in LABEL_SLIS:
+                values[name] = found.metric.get(LABEL_SLIS[name]) or None
+            else:
+                values[name] = found.value
+        return values

@@ -1,12 +1,12 @@
 """`slis`: the service-level indicators of an endpoint or agent over a window, from Prometheus.
 
-Every SLI is one query of ``tools/sli_queries.yaml``, all run concurrently under the adapter's
-deadline. An SLI with no series is ``None`` and listed in ``missing``; nothing is ever estimated.
+Every SLI is one query of ``tools/sli_queries.yaml``; the tool asks for all of them in one request
+(each sample labelled with its SLI's name) under the adapter's deadline. An SLI with no series is
+``None`` and listed in ``missing``; nothing is ever estimated.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -65,38 +65,22 @@ def _num(value: float | None, unit: str) -> str:
 @tool("slis", kind="read", params=SlisParams, evidence=SlisEvidence)
 async def slis(platform: Platform, params: SlisParams) -> Finding:
     """Error rates, latency, traffic, accuracy, drift, memory, cost and versions of a target."""
-    metrics = platform.metrics
     target, window = params.target, params.window_minutes
-    numeric = [metrics.sli(name, target, window) for name in NUMERIC_SLIS]
-    labelled = [metrics.sli_label(name, target, window) for name in LABEL_SLIS]
-    answers = await asyncio.gather(*numeric, *labelled, return_exceptions=True)
     names = [*NUMERIC_SLIS, *LABEL_SLIS]
-
-    values: dict[str, Any] = {}
-    failures: list[tuple[str, BaseException]] = []
-    for name, answer in zip(names, answers, strict=True):
-        if isinstance(answer, UpstreamError):
-            failures.append((name, answer))
-            values[name] = None
-        elif isinstance(answer, BaseException):
-            raise answer  # a bug, not an upstream problem: let the runner's caller see it
-        else:
-            values[name] = answer
-    missing = [name for name in names if values[name] is None and name not in dict(failures)]
-    if values["accuracy"] is not None and values["accuracy_baseline"] is not None:
+    try:
+        values: dict[str, Any] = dict(await platform.metrics.all_slis(target, window))
+    except UpstreamError as exc:
+        return Finding(
+            ToolStatus.ERROR,
+            f"Prometheus did not answer for {target}: {exc.reason}",
+            SlisEvidence(),
+            f"the query for all {len(names)} SLIs failed: {exc.reason}",
+        )
+    missing = [name for name in names if values.get(name) is None]
+    if values.get("accuracy") is not None and values.get("accuracy_baseline") is not None:
         values["accuracy_drop"] = round(values["accuracy_baseline"] - values["accuracy"], 6)
     evidence = SlisEvidence(**values, missing=missing)
 
-    if failures:
-        first = failures[0][1]
-        reason = first.reason if isinstance(first, UpstreamError) else str(first)
-        failed = ", ".join(name for name, _ in failures)
-        return Finding(
-            ToolStatus.ERROR,
-            f"Prometheus did not answer for {target}: {reason}",
-            evidence,
-            f"{len(failures)} of {len(names)} SLI queries failed ({failed}); first: {reason}",
-        )
     if len(missing) == len(names):
         return Finding(
             ToolStatus.NO_DATA,
