@@ -6,18 +6,26 @@ Every concern of the store (incidents, proposals, ledger, audit chain) is a clas
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import inspect
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 Clock = Callable[[], datetime]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# How long ``close`` waits for calls whose callers were cancelled (SQLite's lock wait is 30 s).
+_IN_FLIGHT_WAIT_S = 35.0
 
 
 class StoreError(Exception):
@@ -93,12 +101,49 @@ def make_engine(database_url: str) -> AsyncEngine:
     return engine
 
 
+def _to_the_end(
+    method: Callable[P, Coroutine[Any, Any, R]],
+) -> Callable[P, Coroutine[Any, Any, R]]:
+    """``method`` run to its end even when its caller is cancelled (the caller still sees the
+    cancellation at once).
+
+    A cancellation that lands while a statement is in flight leaves the connection invalidated
+    half-way: with SQLite, a ``BEGIN IMMEDIATE`` its thread completes after the cancel keeps the
+    write lock on a connection nobody closes, and every later writer waits and fails with
+    "database is locked". Shielded, every transaction commits or rolls back as written.
+    """
+
+    @functools.wraps(method)
+    async def shielded(*args: P.args, **kwargs: P.kwargs) -> R:
+        store = args[0]
+        assert isinstance(store, StoreBase)
+        task = asyncio.ensure_future(method(*args, **kwargs))
+        store._in_flight.add(task)
+        task.add_done_callback(store._in_flight.discard)
+        # Retrieved here so that a call whose caller left does not log "never retrieved".
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return await asyncio.shield(task)
+
+    return shielded
+
+
 class StoreBase:
-    """The engine and clock every concern of the store works with."""
+    """The engine and clock every concern of the store works with.
+
+    Every public coroutine method of a subclass runs to its end even if its caller is cancelled
+    (see ``_to_the_end``); ``close`` waits for those still running.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, value in list(vars(cls).items()):
+            if not name.startswith("_") and name != "close" and inspect.iscoroutinefunction(value):
+                setattr(cls, name, _to_the_end(value))
 
     def __init__(self, engine: AsyncEngine, clock: Clock = utcnow) -> None:
         self.engine = engine
         self._clock = clock
+        self._in_flight: set[asyncio.Future[Any]] = set()
 
     @property
     def dialect(self) -> str:
@@ -110,5 +155,8 @@ class StoreBase:
         return self._clock()
 
     async def close(self) -> None:
-        """Close every pooled connection."""
+        """Wait for calls still finishing (their callers were cancelled), then close every
+        pooled connection."""
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=_IN_FLIGHT_WAIT_S)
         await self.engine.dispose()
