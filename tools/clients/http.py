@@ -123,6 +123,14 @@ async def request_json(
 
     rec.status_code = response.status_code
     rec.duration_ms = (time.perf_counter() - started) * 1000
+    return _answer(response, rec, allow_status)
+
+
+def _answer(
+    response: httpx.Response, rec: RequestRecord, allow_status: frozenset[int]
+) -> tuple[int, Any]:
+    """``(status, parsed JSON body)`` of an answer, or the typed error it stands for."""
+    method, url = rec.method, rec.url
     if response.headers.get("idempotent-replayed", "").lower() == "true":
         rec.replayed = True
     body: Any
