@@ -48,7 +48,16 @@ class Sandbox:
         state = SandboxState(world=world, registry_dir=registry_dir, tracking_uri=uri)
         # Just seeded from this world, in a directory nobody else knows yet: they agree.
         state.registry_mark = store_fingerprint(registry_dir)
-        return cls(create_app(state), state, workdir, owns_workdir=owns)
+        sandbox = cls(create_app(state), state, workdir, owns_workdir=owns)
+        await sandbox._build_routes()
+        return sandbox
+
+    async def _build_routes(self) -> None:
+        """Answer one request that matches no route. FastAPI builds its routing tables on the
+        first request it matches (about 20 ms); a request that matches nothing walks them all,
+        so no client's first call pays for that."""
+        async with self.http_client() as http:
+            await http.get("/sandbox/no-such-route")
 
     async def close(self) -> None:
         """Release the sandbox: a temporary workdir it created is removed (a given one is kept)."""

@@ -48,11 +48,14 @@ def compile_queries(queries: dict[str, str] | None = None) -> list[Pattern]:
     return [_compile(sli, t) for sli, t in (queries or load_queries()).items()]
 
 
-def match(patterns: list[Pattern], query: str) -> tuple[str, str, float | None] | None:
+def match(
+    patterns: list[Pattern], query: str, likely: str | None = None
+) -> tuple[str, str, float | None] | None:
     """``(sli, target, window minutes)`` of a query equal to a filled-in template, else ``None``
-    (the window is ``None`` for templates without one)."""
+    (the window is ``None`` for templates without one). The ``likely`` SLI is tried first."""
     normal = " ".join(query.split())
-    for pattern in patterns:
+    first = [p for p in patterns if p.sli == likely]
+    for pattern in first + patterns:
         found = pattern.regex.match(normal)
         if found:
             target = re.sub(r"\\(.)", r"\1", found.group("target"))
@@ -101,7 +104,7 @@ def match_union(
     found = []
     for part in parts:
         piece = _UNION_PART.match(part)
-        inner = match(patterns, piece.group("inner")) if piece else None
+        inner = match(patterns, piece.group("inner"), piece.group("name")) if piece else None
         if piece is None or inner is None:
             return None
         found.append(({piece.group("label"): piece.group("name")}, *inner))
