@@ -26,6 +26,8 @@ class Risk(StrEnum):
 # registered ``model`` (``check``), or ``unknown`` when no source that could tell answered.
 TargetKind = Literal["endpoint", "agent", "model", "unknown"]
 ProposalStatus = Literal["pending", "approved", "rejected", "expired", "executed", "failed"]
+# What a person's answer is recorded as: the vote, and the proposal's status once it is settled.
+Decision = Literal["approved", "rejected"]
 
 
 class DecisionKind(StrEnum):
@@ -34,6 +36,13 @@ class DecisionKind(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
     EXPIRE = "expire"
+
+    @property
+    def vote(self) -> Decision:
+        """The decision an approve or reject answer records (an expiry is the clock's: none)."""
+        if self is DecisionKind.EXPIRE:
+            raise ValueError("an expiry is not a person's decision")
+        return "approved" if self is DecisionKind.APPROVE else "rejected"
 
 
 # The columns of the ``proposals`` table; ``node`` and ``diagnosis`` travel with the graph's

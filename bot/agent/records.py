@@ -11,7 +11,7 @@ from bot.agent.policy import ApprovalPolicy, PolicyVerdict, may_approve
 from bot.agent.types import Refusal
 from bot.audit import append as audit_append
 from bot.audit.binding import load_bound_proposal
-from bot.domain import Proposal, Risk, TargetKind
+from bot.domain import DecisionKind, Proposal, Risk, TargetKind
 from bot.settings import Settings
 from bot.store.db import Store
 from bot.store.lease import LedgerLeases
@@ -201,7 +201,7 @@ class IncidentRecords:
         allowed = verdict is not None and verdict.allowed
         result = await self.store.decide(
             proposal_id,
-            "approved" if decision == "approve" else "rejected",
+            DecisionKind(decision).vote,
             actor,
             source,
             approvers=[actor] if allowed else [],
@@ -213,8 +213,7 @@ class IncidentRecords:
         if verdict is not None and not verdict.allowed:
             result = result.model_copy(update={"message": verdict.message})
         if result.accepted:
-            outcome = "approved" if decision == "approve" else "rejected"
-            return Verdict(outcome, actor, result.message)
+            return Verdict(DecisionKind(decision).vote, actor, result.message)
         if result.refusal == "already_decided":
             settled = await self._settled(proposal_id)
             if settled is not None:

@@ -248,7 +248,7 @@ class SlackSurface:
             await self._tell(click, "Your approval is counted; another approver is needed.")
             return
         if before.pending is not None:
-            verdict = "approved" if answer.decision is DecisionKind.APPROVE else "rejected"
+            verdict = answer.decision.vote
             pending = before.pending
             decided = blocks.decided_message(
                 pending.title, pending.proposal_id, verdict, click.user

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 # The one vocabulary (bot/domain.py), re-exported with the store's own records.
+from bot.domain import Decision as Decision
 from bot.domain import Proposal as Proposal
 from bot.domain import ProposalStatus as ProposalStatus
 from bot.domain import Risk as Risk
@@ -25,7 +26,6 @@ IncidentStatus = Literal[
     "escalated",  # handed to a person: no runbook branch fits, or a change failed
     "closed",
 ]
-Decision = Literal["approved", "rejected"]
 LedgerState = Literal["started", "succeeded", "failed"]
 AuditKind = Literal[
     "tool_call",

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
+from bot.domain import DecisionKind
 from bot.store import Proposal, Store, open_store
 from bot.store import tables as t
 from bot.store.testing import ManualClock
@@ -26,6 +27,12 @@ async def _proposal(store: Store, ttl_s: float = 600) -> Proposal:
         risk="medium",
         ttl_s=ttl_s,
     )
+
+
+def test_an_answer_records_its_vote_and_an_expiry_is_no_vote() -> None:
+    assert [DecisionKind.APPROVE.vote, DecisionKind.REJECT.vote] == ["approved", "rejected"]
+    with pytest.raises(ValueError, match="expiry"):
+        _ = DecisionKind.EXPIRE.vote
 
 
 async def test_an_actor_outside_the_allow_list_is_refused(store: Store) -> None:
