@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from bot.agent.policy import ApprovalPolicy, PolicyVerdict, may_approve
 from bot.agent.types import Refusal
@@ -24,11 +24,15 @@ BOT = "model-incident-bot"
 GroupResolver = Callable[[Collection[str]], Awaitable[Mapping[str, Collection[str]]]]
 
 
+# ``waiting``: the vote counted and more approvers are needed.
+VerdictOutcome = Literal["approved", "rejected", "expired", "refused", "waiting"]
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The validated answer to a proposal."""
 
-    outcome: str  # approved | rejected | expired | refused | waiting (more approvers needed)
+    outcome: VerdictOutcome
     actor: str
     message: str
 
