@@ -63,78 +63,74 @@ def _fmt(labels: Labels) -> str:
     return "{" + ",".join(f'{k}="{esc(v)}"' for k, v in labels) + "}"
 
 
-def advance(state: SandboxState, now: float) -> list[str]:
-    """Advance the counters to ``now`` and render every series."""
-    world = state.world
-    elapsed = max(0.0, now - state.last_scrape)
-    state.last_scrape = now
-    started = state.counters.setdefault(("_started", ()), now)
-    lines: list[str] = []
-    gauges: list[tuple[str, Labels, float]] = []
-    targets = [e.name for e in world.endpoints] + [a.name for a in world.agents]
-    if world.agents and FLEET_TARGET not in targets:
-        targets.append(FLEET_TARGET)  # the gateway's own series: the sum of its agents
-    for target in targets:
-        values = slis(world, target)
-        if values["request_rate_per_min"] is None:
-            continue  # no series at all for this target
-        requests = values["request_rate_per_min"] / 60 * elapsed
-        t: Labels = (("target", target),)
-        ep = world.endpoint(target)
-        # Which kind of thing a target is: alert rules join on it to name the alert after the
-        # runbook that applies (Model* for serving endpoints, Agent* for the agent fleet).
-        kind = "endpoint" if ep is not None else "agent" if world.agent(target) else "gateway"
-        gauges.append(("model_target_info", (*t, ("kind", kind)), 1))
-        for code, share in _codes(values, ep is not None and ep.ready != "READY").items():
-            key = ("model_requests_total", (*t, ("code", code)))
-            state.counters[key] = state.counters.get(key, 0.0) + requests * share
-        has_latency = values["latency_p50_ms"] is not None
-        for le in (*BUCKETS_S, float("inf")):
-            below = _share_within(values, le) if has_latency else 0.0
-            le_text = "+Inf" if le == float("inf") else f"{le:g}"
-            key = ("model_request_duration_seconds_bucket", (*t, ("le", le_text)))
-            state.counters[key] = state.counters.get(key, 0.0) + requests * below
-        for metric, rate_name in (
-            ("model_predictions_null_total", "null_rate"),
-            ("model_fallback_total", "fallback_rate"),
-        ):
-            key = (metric, t)
-            state.counters[key] = state.counters.get(key, 0.0) + requests * (values[rate_name] or 0)
-        if values["cost_per_hour_usd"] is not None:
-            key = ("model_cost_usd_total", t)
-            state.counters[key] = (
-                state.counters.get(key, 0.0) + values["cost_per_hour_usd"] * elapsed / 3600
-            )
-        for metric, name in (
-            ("model_accuracy_proxy", "accuracy"),
-            ("model_accuracy_baseline", "accuracy_baseline"),
-            ("model_input_psi", "input_psi"),
-            ("model_cost_budget_usd_per_hour", "cost_budget_per_hour_usd"),
-        ):
-            if values[name] is not None:
-                gauges.append((metric, t, float(values[name])))
-        if values["memory_mb"] is not None:
-            growth = values["memory_growth_mb_per_hour"] or 0.0
-            memory = values["memory_mb"] + growth * (now - started) / 3600
-            gauges.append(("model_memory_bytes", t, memory * 1024 * 1024))
-        # F7: log lines of this target that carry personal or secret data (what an audit of the
-        # logs would count); the redactor is the bot's, so both agree on what is sensitive.
-        sensitive = sum(
-            1 for line in world.logs if line.source == target and redact(line.message).found
+def _add(state: SandboxState, key: tuple[str, Labels], amount: float) -> None:
+    state.counters[key] = state.counters.get(key, 0.0) + amount
+
+
+def _count(
+    state: SandboxState, t: Labels, values: dict[str, Any], elapsed: float, ready: bool
+) -> None:
+    """Advance one target's counters by ``elapsed`` seconds of its simulated traffic."""
+    requests = values["request_rate_per_min"] / 60 * elapsed
+    for code, share in _codes(values, not ready).items():
+        _add(state, ("model_requests_total", (*t, ("code", code))), requests * share)
+    has_latency = values["latency_p50_ms"] is not None
+    for le in (*BUCKETS_S, float("inf")):
+        below = _share_within(values, le) if has_latency else 0.0
+        le_text = "+Inf" if le == float("inf") else f"{le:g}"
+        _add(
+            state,
+            ("model_request_duration_seconds_bucket", (*t, ("le", le_text))),
+            requests * below,
         )
-        gauges.append(("model_log_sensitive_lines_total", t, float(sensitive)))
-        if values["accuracy_trend"] is not None:
-            gauges.append(
-                ("model_accuracy_trend_info", (*t, ("trend", values["accuracy_trend"])), 1)
-            )
-        if values["deployed_version"] is not None:
-            labels = (
-                *t,
-                ("version", str(values["deployed_version"])),
-                ("expected_version", str(values["expected_version"] or "")),
-            )
-            gauges.append(("model_deployed_version_info", labels, 1))
-    gauges += rule_series(world)
+    for metric, rate_name in (
+        ("model_predictions_null_total", "null_rate"),
+        ("model_fallback_total", "fallback_rate"),
+    ):
+        _add(state, (metric, t), requests * (values[rate_name] or 0))
+    if values["cost_per_hour_usd"] is not None:
+        _add(state, ("model_cost_usd_total", t), values["cost_per_hour_usd"] * elapsed / 3600)
+
+
+def _gauges(
+    world: World, target: str, t: Labels, values: dict[str, Any], age_s: float
+) -> list[tuple[str, Labels, float]]:
+    """One target's gauges and info series (memory grown over the sandbox's ``age_s``)."""
+    gauges: list[tuple[str, Labels, float]] = []
+    for metric, name in (
+        ("model_accuracy_proxy", "accuracy"),
+        ("model_accuracy_baseline", "accuracy_baseline"),
+        ("model_input_psi", "input_psi"),
+        ("model_cost_budget_usd_per_hour", "cost_budget_per_hour_usd"),
+    ):
+        if values[name] is not None:
+            gauges.append((metric, t, float(values[name])))
+    if values["memory_mb"] is not None:
+        growth = values["memory_growth_mb_per_hour"] or 0.0
+        memory = values["memory_mb"] + growth * age_s / 3600
+        gauges.append(("model_memory_bytes", t, memory * 1024 * 1024))
+    # F7: log lines of this target that carry personal or secret data (what an audit of the
+    # logs would count); the redactor is the bot's, so both agree on what is sensitive.
+    sensitive = sum(
+        1 for line in world.logs if line.source == target and redact(line.message).found
+    )
+    gauges.append(("model_log_sensitive_lines_total", t, float(sensitive)))
+    if values["accuracy_trend"] is not None:
+        gauges.append(("model_accuracy_trend_info", (*t, ("trend", values["accuracy_trend"])), 1))
+    if values["deployed_version"] is not None:
+        labels = (
+            *t,
+            ("version", str(values["deployed_version"])),
+            ("expected_version", str(values["expected_version"] or "")),
+        )
+        gauges.append(("model_deployed_version_info", labels, 1))
+    return gauges
+
+
+def _render(
+    state: SandboxState, targets: list[str], gauges: list[tuple[str, Labels, float]]
+) -> list[str]:
+    """The exposition text: every counter of a live target and every gauge, by family."""
     by_metric: dict[str, list[str]] = {}
     for (metric, labels), value in state.counters.items():
         if metric.startswith("_") or dict(labels).get("target") not in targets:
@@ -142,6 +138,7 @@ def advance(state: SandboxState, now: float) -> list[str]:
         by_metric.setdefault(metric, []).append(f"{metric}{_fmt(labels)} {value:.6f}")
     for metric, labels, value in gauges:
         by_metric.setdefault(metric, []).append(f"{metric}{_fmt(labels)} {value:.6g}")
+    lines: list[str] = []
     for metric, samples in by_metric.items():
         family = metric.removesuffix("_bucket")
         kind = (
@@ -151,6 +148,32 @@ def advance(state: SandboxState, now: float) -> list[str]:
         )
         lines += [f"# TYPE {family} {kind}", *samples]
     return lines
+
+
+def advance(state: SandboxState, now: float) -> list[str]:
+    """Advance the counters to ``now`` and render every series."""
+    world = state.world
+    elapsed = max(0.0, now - state.last_scrape)
+    state.last_scrape = now
+    started = state.counters.setdefault(("_started", ()), now)
+    gauges: list[tuple[str, Labels, float]] = []
+    targets = [e.name for e in world.endpoints] + [a.name for a in world.agents]
+    if world.agents and FLEET_TARGET not in targets:
+        targets.append(FLEET_TARGET)  # the gateway's own series: the sum of its agents
+    for target in targets:
+        values = slis(world, target)
+        if values["request_rate_per_min"] is None:
+            continue  # no series at all for this target
+        t: Labels = (("target", target),)
+        ep = world.endpoint(target)
+        # Which kind of thing a target is: alert rules join on it to name the alert after the
+        # runbook that applies (Model* for serving endpoints, Agent* for the agent fleet).
+        kind = "endpoint" if ep is not None else "agent" if world.agent(target) else "gateway"
+        gauges.append(("model_target_info", (*t, ("kind", kind)), 1))
+        _count(state, t, values, elapsed, ready=ep is None or ep.ready == "READY")
+        gauges += _gauges(world, target, t, values, now - started)
+    gauges += rule_series(world)
+    return _render(state, targets, gauges)
 
 
 _ERROR_CLASS = re.compile(r"^\[([A-Z0-9_]+)\]")
