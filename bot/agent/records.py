@@ -200,12 +200,13 @@ class IncidentRecords:
                 {"refused": f"bad decision {decision!r}"},
             )
             return Verdict("refused", actor, f"unknown decision {decision!r}")
+        vote = DecisionKind(decision).vote
         stored = await self.store.get_proposal(proposal_id)
         verdict = await self.judge(stored, actor, decision, source) if stored is not None else None
         allowed = verdict is not None and verdict.allowed
         result = await self.store.decide(
             proposal_id,
-            DecisionKind(decision).vote,
+            vote,
             actor,
             source,
             approvers=[actor] if allowed else [],
@@ -217,7 +218,7 @@ class IncidentRecords:
         if verdict is not None and not verdict.allowed:
             result = result.model_copy(update={"message": verdict.message})
         if result.accepted:
-            return Verdict(DecisionKind(decision).vote, actor, result.message)
+            return Verdict(vote, actor, result.message)
         if result.refusal == "already_decided":
             settled = await self._settled(proposal_id)
             if settled is not None:

@@ -82,6 +82,16 @@ def parse_vector(body: Any) -> list[Sample]:
     return samples
 
 
+def _value(_name: str, samples: list[Sample]) -> float | None:
+    """A numeric SLI: the first sample's value (``None``: no series, or NaN)."""
+    return samples[0].value if samples else None
+
+
+def _label(name: str, samples: list[Sample]) -> str | None:
+    """A label-valued SLI: its label on the first sample (``None``: no series, or no label)."""
+    return (samples[0].metric.get(LABEL_SLIS.get(name, name)) or None) if samples else None
+
+
 class PrometheusSLI:
     """Instant queries against a Prometheus-compatible HTTP API, and the named SLIs."""
 
@@ -137,18 +147,12 @@ class PrometheusSLI:
 
     async def sli(self, name: str, target: str, window_minutes: int = 30) -> float | None:
         """The value of one SLI, or ``None`` when Prometheus has no series (or the value is NaN)."""
-        samples = await self.query(self.promql(name, target, window_minutes))
-        return samples[0].value if samples else None
+        return _value(name, await self.query(self.promql(name, target, window_minutes)))
 
     async def sli_label(self, name: str, target: str, window_minutes: int = 30) -> str | None:
         """A label-valued SLI (e.g. ``deployed_version``): the label of the first sample, or
         ``None`` when there is no series or the label is absent."""
-        samples = await self.query(self.promql(name, target, window_minutes))
-        if not samples:
-            return None
-        label = LABEL_SLIS.get(name, name)
-        value = samples[0].metric.get(label)
-        return value or None
+        return _label(name, await self.query(self.promql(name, target, window_minutes)))
 
     def all_slis_promql(self, target: str, window_minutes: int = 30) -> str:
         """One instant query for every SLI: each SLI's samples labelled ``sli="<name>"`` with
@@ -163,16 +167,10 @@ class PrometheusSLI:
         """Every SLI of the query file in one request, read as :meth:`sli` and :meth:`sli_label`
         read them one by one: the first sample of each, ``None`` for no series or NaN."""
         samples = await self.query(self.all_slis_promql(target, window_minutes), post=True)
-        first: dict[str, Sample] = {}
+        by_name: dict[str, list[Sample]] = {}
         for one in samples:
-            first.setdefault(one.metric.get(SLI_LABEL, ""), one)
-        values: dict[str, SliValue] = {}
-        for name in self._queries:
-            found = first.get(name)
-            if found is None:
-                values[name] = None
-            elif name in LABEL_SLIS:
-                values[name] = found.metric.get(LABEL_SLIS[name]) or None
-            else:
-                values[name] = found.value
-        return values
+            by_name.setdefault(one.metric.get(SLI_LABEL, ""), []).append(one)
+        return {
+            name: (_label if name in LABEL_SLIS else _value)(name, by_name.get(name, []))
+            for name in self._queries
+        }
